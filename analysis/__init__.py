@@ -1,1 +1,1 @@
-"""x"""
+"""Metric profile, collection, KPIs, comparison and statistics, thresholds and reports."""

@@ -1,1 +1,1 @@
-"""x"""
+"""Traffic profiles: specs, the catalogue, pure load shapes, the Locust adapter and the driver."""

@@ -1,1 +1,1 @@
-"""x"""
+"""The local target: the rendered manifests interpreted on one machine (a tiny kubelet + kube-proxy)."""

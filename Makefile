@@ -1,0 +1,49 @@
+# hpabench — the two commands on a fresh machine: `make bench SCENARIO=spike` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HPABENCH := $(VENV)/bin/hpabench
+SCENARIO ?= spike
+VARIANT ?=
+TIME_SCALE ?= 1
+RUNS ?=
+
+.PHONY: setup test test-unit test-integration bench compare benchmark lint typecheck clean
+
+setup: $(VENV)/.installed
+	@bash scripts/setup-system.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+test-unit: setup
+	$(PY) -m pytest -q -m "not integration and not browser"
+
+test-integration: setup
+	$(PY) -m pytest -q -m "integration or browser"
+
+bench: setup
+	$(HPABENCH) run --scenario $(SCENARIO) $(if $(VARIANT),--variant $(VARIANT)) --time-scale $(TIME_SCALE)
+
+compare: setup
+	$(HPABENCH) compare $(RUNS)
+
+benchmark: setup
+	$(PY) -m benchmarks
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy hpabench scenarios analysis deploy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The HorizontalPodAutoscaler: a pure autoscaling/v2 decision core and the local controller loop."""
