@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def new_run_id(label: str, now: float | None = None) -> str:
     """`20261125-171400-spike-baseline`: sortable, readable, filesystem-safe."""
-    stamp = datetime.fromtimestamp(now if now is not None else time.time(), tz=timezone.utc)
+    stamp = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "run"
     return f"{stamp:%Y%m%d-%H%M%S}-{safe}"
 

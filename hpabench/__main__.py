@@ -1,0 +1,7 @@
+"""Allow `python -m hpabench`."""
+
+import sys
+
+from hpabench.cli import main
+
+sys.exit(main())

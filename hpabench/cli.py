@@ -1,0 +1,246 @@
+"""`hpabench` command line: thin wiring of the stages, with meaningful exit codes.
+
+Exit codes: 0 pass, 1 tool error, 2 invalid input, 3 thresholds failed, 130 interrupted.
+Every command imports its stage lazily so `hpabench --help` is instant and an error in one stage
+cannot break the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hpabench import __version__
+from hpabench.console import Console
+from hpabench.errors import EXIT_INVALID_INPUT, EXIT_OK, HpabenchError, RunInterrupted
+from hpabench.pipeline import DEFAULT_REPORTS_DIR
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from hpabench.deploy.render import dump_yaml, render_objects
+
+    objects = render_objects(args.variant, args.image)
+    if args.validate:
+        from hpabench.deploy.validate import validate_objects
+        from hpabench.errors import SpecError
+
+        issues = validate_objects(objects, args.validate, str(args.variant or "deploy/k8s"))
+        if issues:
+            raise SpecError(issues, headline=f"rendered manifests are invalid for Kubernetes {args.validate}:")
+    sys.stdout.write(dump_yaml(objects))
+    return EXIT_OK
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from hpabench.scenarios.catalogue import list_scenarios, load_scenario
+    from hpabench.scenarios.driver import format_planned_table
+
+    if args.action == "show":
+        if not args.name:
+            raise HpabenchError("usage: hpabench scenarios show NAME")
+        scenario = load_scenario(args.name)
+        print(format_planned_table(scenario, args.time_scale, args.step_s))
+        return EXIT_OK
+    rows = list_scenarios()
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from hpabench.pipeline import RunOptions, run_benchmark
+
+    options = RunOptions(
+        scenario=args.scenario,
+        variant=args.variant,
+        target=args.target,
+        time_scale=args.time_scale,
+        workers=args.workers,
+        locustfile=args.locustfile,
+        allow_external_target=args.allow_external_target,
+        reports_dir=args.reports_dir,
+        autoscale=not args.no_autoscale,
+        scrape_interval_s=args.scrape_interval_s,
+        image=args.image,
+        label=args.label,
+    )
+    outcome = run_benchmark(options, Console())
+    print(json.dumps({"run": str(outcome.run_path), "status": outcome.status, "flags": list(outcome.flags)}))
+    return outcome.exit_code
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hpabench.pipeline import finish_report
+
+    print(finish_report(args.run, Console()))
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from hpabench.analysis.report import write_compare_report
+
+    out = args.out or (args.reports_dir / "compare.html")
+    path = write_compare_report(list(args.runs), out)
+    print(path)
+    return EXIT_OK
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from hpabench.analysis.gate import gate, write_junit, write_markdown
+
+    result = gate(args.run, args.baseline, args.thresholds)
+    if args.junit:
+        write_junit(result, args.junit)
+    if args.markdown:
+        write_markdown(result, args.markdown)
+    print(result.describe() if hasattr(result, "describe") else result)
+    return int(result.exit_code)
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from hpabench.analysis.baseline import make_baseline, write_baseline
+
+    baseline = make_baseline(list(args.runs))
+    write_baseline(baseline, args.out)
+    print(args.out)
+    return EXIT_OK
+
+
+def _local_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from hpabench.deploy.local.cluster import LocalSettings
+
+    return LocalSettings(scrape_interval_s=args.scrape_interval_s, autoscale=not args.no_autoscale)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from hpabench.deploy.local.daemon import up
+    from hpabench.deploy.render import render_objects
+
+    objects = render_objects(args.variant, args.image)
+    info = up(objects, args.reports_dir, _local_settings(args))
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from hpabench.deploy.local.daemon import format_status, status
+
+    print(format_status(status(args.reports_dir)))
+    return EXIT_OK
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from hpabench.deploy.local.daemon import down
+
+    down(args.reports_dir)
+    print("stopped")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hpabench",
+        description="Load-testing and autoscaling benchmarks for Kubernetes web tiers.",
+        epilog="Exit codes: 0 ok, 1 tool error, 2 invalid input, 3 thresholds failed, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"hpabench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text)
+
+    def reports_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--reports-dir", type=Path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
+
+    def variant_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--variant", type=Path, help="variant YAML (default: the baseline)")
+        p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
+
+    p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
+    variant_args(p)
+    p.add_argument("--validate", metavar="K8S_VERSION", help="validate against this Kubernetes version's schema")
+    p.set_defaults(func=_cmd_render)
+
+    p = add("scenarios", "list the traffic profiles, or show one's planned curve")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--step-s", type=float, default=10.0, help="table resolution in seconds (default 10)")
+    p.set_defaults(func=_cmd_scenarios)
+
+    p = add("run", "deploy, load, collect, tear down, analyze and report one benchmark run")
+    p.add_argument("--scenario", required=True, help="catalogue name (see `hpabench scenarios`) or a YAML path")
+    variant_args(p)
+    p.add_argument("--target", default="local", choices=["local"], help="where to deploy (default: local)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
+    p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
+    p.add_argument("--locustfile", type=Path, help="your own locustfile (User classes + LoadTestShape)")
+    p.add_argument("--allow-external-target", action="store_true", help="allow load to non-loopback hosts")
+    p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
+    p.add_argument("--scrape-interval-s", type=float, default=5.0)
+    p.add_argument("--label", help="run directory label (default: <scenario>-<variant>)")
+    reports_dir(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = add("report", "(re)build summary.json and report.html of a run directory, offline")
+    p.add_argument("run", type=Path)
+    p.set_defaults(func=_cmd_report)
+
+    p = add("compare", "side-by-side report of several runs (repeats of a variant are grouped)")
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, help="output HTML (default: reports/compare.html)")
+    reports_dir(p)
+    p.set_defaults(func=_cmd_compare)
+
+    p = add("gate", "check a run against a baseline and thresholds (exit 3 on failure)")
+    p.add_argument("run", type=Path)
+    p.add_argument("--baseline", type=Path, required=True)
+    p.add_argument("--thresholds", type=Path)
+    p.add_argument("--junit", type=Path)
+    p.add_argument("--markdown", type=Path)
+    p.set_defaults(func=_cmd_gate)
+
+    p = add("baseline", "write a baseline file from one or more runs")
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_cmd_baseline)
+
+    for name, help_text, func in (
+        ("up", "start the local stack in the background; returns when every pod is ready", _cmd_up),
+        ("status", "show the local stack's pods like `kubectl get pods`", _cmd_status),
+        ("down", "stop the local stack and remove everything it created", _cmd_down),
+    ):
+        p = add(name, help_text)
+        reports_dir(p)
+        if name == "up":
+            variant_args(p)
+            p.add_argument("--scrape-interval-s", type=float, default=5.0)
+            p.add_argument("--no-autoscale", action="store_true")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HpabenchError as exc:
+        print(f"hpabench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hpabench: interrupted", file=sys.stderr)
+        return RunInterrupted.exit_code
+    except BrokenPipeError:  # `hpabench render | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["EXIT_INVALID_INPUT", "build_parser", "main"]

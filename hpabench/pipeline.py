@@ -1,0 +1,344 @@
+"""The run pipeline: render → deploy → warm up → drive → collect → tear down → analyze → report.
+
+Each stage writes its artefact into the run directory before the next starts (DESIGN.md), so a
+run that stops anywhere keeps what it had and `hpabench report <run>` can finish it offline.
+
+Contract of `run_benchmark`: invalid input (scenario, variant, HPA) raises `SpecError` before
+anything is started or any run directory is created. Once the run directory exists, the function
+always tears the target down, records an honest status (`completed`, `interrupted`, `failed`) in
+manifest.json, tries to analyze and report what was measured, and returns a `RunOutcome`.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from hpabench import hostinfo
+from hpabench.console import Console
+from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError
+from hpabench.rundir import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunDir,
+)
+
+DEFAULT_REPORTS_DIR = Path("reports")
+WARMUP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for. `time_scale` < 1 compresses the scenario's time, not its load."""
+
+    scenario: str
+    variant: Path | None = None
+    target: str = "local"
+    time_scale: float = 1.0
+    workers: int = 0
+    locustfile: Path | None = None
+    allow_external_target: bool = False
+    reports_dir: Path = DEFAULT_REPORTS_DIR
+    autoscale: bool = True
+    scrape_interval_s: float = 5.0
+    image: str | None = None
+    label: str | None = None
+    hpa_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_path: Path
+    status: str
+    exit_code: int
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (CI cancelling a job, `kill`) like Ctrl-C so teardown always runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signal handling to the caller
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class _Resolved:
+    scenario: Any
+    variant: Any
+    objects: list[dict[str, Any]]
+    hpa_settings: Any
+
+
+def resolve_inputs(options: RunOptions) -> _Resolved:
+    """Load and validate every input; raises SpecError (exit 2) listing all problems found."""
+    from hpabench.deploy.hpa.validate import validate_hpa
+    from hpabench.deploy.render import render
+    from hpabench.deploy.variant import default_variant, load_variant
+    from hpabench.scenarios.catalogue import load_scenario
+
+    if options.target != "local":
+        raise SpecError([], headline=f"unknown target {options.target!r}: only 'local' is available in this build")
+    if options.time_scale <= 0:
+        raise SpecError([], headline="--time-scale must be > 0")
+    scenario = load_scenario(options.scenario)
+    variant = load_variant(options.variant) if options.variant else default_variant()
+    objects = render(variant, image=options.image)
+    hpa_settings = variant.controller
+    if options.hpa_overrides:
+        hpa_settings = hpa_settings.model_copy(update=options.hpa_overrides)
+    source = str(options.variant) if options.variant else "deploy/k8s"
+    issues = []
+    for obj in objects:
+        if obj.get("kind") == "HorizontalPodAutoscaler":
+            issues += validate_hpa(obj, objects, hpa_settings, source)
+    if issues:
+        raise SpecError(issues, headline="the HorizontalPodAutoscaler cannot be honoured:")
+    return _Resolved(scenario, variant, objects, hpa_settings)
+
+
+def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
+    from hpabench.deploy.render import dump_yaml
+
+    (run.rendered / "all.yaml").write_text(dump_yaml(objects))
+
+
+def _write_planned(run: RunDir, scenario: Any, time_scale: float) -> float:
+    from hpabench.scenarios.shapes import planned_curve
+
+    planned = planned_curve(scenario, time_scale=time_scale, step_s=1.0)
+    planned.to_parquet(run.data / "planned.parquet", index=False)
+    return float(planned["t_s"].max()) if len(planned) else 0.0
+
+
+def _warm_up(service_url: str, console: Console) -> None:
+    """A few requests on every route so first-request costs (pools, caches) are not measured."""
+    deadline = time.monotonic() + WARMUP_TIMEOUT_S
+    paths = ["/readyz", "/work?cost=100"] + [f"/items/{item_id}" for item_id in range(1, 21)]
+    with httpx.Client(base_url=service_url, timeout=5.0) as client:
+        for path in paths:
+            if time.monotonic() > deadline:
+                console.warn("warm-up took too long; continuing")
+                return
+            try:
+                client.get(path)
+            except httpx.HTTPError as exc:
+                console.warn(f"warm-up request {path} failed: {exc}")
+
+
+class Pipeline:
+    """One benchmark run on the local target. Use `run_benchmark(options)`."""
+
+    def __init__(self, options: RunOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self.cluster: Any = None
+        self.run: RunDir | None = None
+        self.load_window: tuple[float, float] | None = None
+        self.flags: list[str] = []
+
+    # -- stages -------------------------------------------------------------------------------
+    def _stage(self, name: str, state: str, **extra: Any) -> None:
+        assert self.run is not None
+        self.run.events.emit("stage", stage=name, state=state, **extra)
+        if state == "started":
+            self.console.stage(name)
+
+    def _deploy(self, resolved: _Resolved) -> None:
+        from hpabench.deploy.local.cluster import LocalCluster, LocalSettings
+
+        assert self.run is not None
+        self._stage("deploy", "started")
+        settings = LocalSettings(
+            scrape_interval_s=self.options.scrape_interval_s,
+            autoscale=self.options.autoscale,
+            hpa_settings=resolved.hpa_settings,
+        )
+        self.cluster = LocalCluster.start(resolved.objects, self.run, settings, progress=self.console.info)
+        self.console.info(f"    service:    {self.cluster.service_url('web')}")
+        self.console.info(f"    prometheus: {self.cluster.prometheus_url}")
+        self._stage("deploy", "finished")
+
+    def _drive(self, resolved: _Resolved) -> Any:
+        from hpabench.scenarios.driver import DriverConfig, run_load
+
+        assert self.run is not None
+        self._stage("load", "started")
+        web = self.cluster.deployment("web")
+
+        def status_hint() -> dict[str, Any]:
+            pods = web.pods()
+            return {"ready_replicas": sum(1 for pod in pods if pod.ready), "replicas": web.spec_replicas}
+
+        config = DriverConfig(
+            scenario=resolved.scenario,
+            host=self.cluster.service_url("web"),
+            data_dir=self.run.data,
+            time_scale=self.options.time_scale,
+            workers=self.options.workers,
+            locustfile=self.options.locustfile,
+            allow_external_target=self.options.allow_external_target,
+            status_hint=status_hint,
+            events=self.run.events,
+        )
+        started = time.time()
+        self.run.update_manifest(load_started_at=started)
+        try:
+            result = run_load(config, progress=self.console.live)
+        finally:
+            self.console.close()
+            ended = time.time()
+            self.load_window = (started, ended)
+            self.run.update_manifest(load_ended_at=ended)
+        # The driver's own clock is the authority on when load really started and ended.
+        self.load_window = (result.started_at, result.ended_at)
+        self.run.update_manifest(load_started_at=result.started_at, load_ended_at=result.ended_at)
+        self.flags += list(result.flags)
+        self._stage("load", "finished", interrupted=result.interrupted)
+        if result.interrupted:
+            raise KeyboardInterrupt("load driver interrupted")
+        return result
+
+    def _collect(self) -> None:
+        from hpabench.analysis.collect import collect
+
+        assert self.run is not None
+        if self.cluster is None or self.load_window is None:
+            return
+        self._stage("collect", "started")
+        # Let Prometheus take one more scrape so the last seconds of load are in its TSDB.
+        time.sleep(self.options.scrape_interval_s + 1.0)
+        start, end = self.load_window
+        warnings = collect(self.run.data, self.cluster.prometheus_url, start - 30.0, end + 5.0)
+        for warning in warnings or []:
+            self.run.events.emit("warning", message=str(warning))
+            self.console.warn(str(warning))
+        self._stage("collect", "finished")
+
+    def _teardown(self) -> None:
+        if self.cluster is None:
+            return
+        assert self.run is not None
+        self._stage("teardown", "started")
+        try:
+            self.cluster.stop()
+        finally:
+            self.cluster = None
+            self._stage("teardown", "finished")
+
+    # -- the whole run ------------------------------------------------------------------------
+    def execute(self) -> RunOutcome:
+        resolved = resolve_inputs(self.options)
+        label = self.options.label or f"{resolved.scenario.name}-{resolved.variant.name}"
+        self.run = run = RunDir.create(self.options.reports_dir, label)
+        self.console.info(f"run directory: {run.path}")
+        run.update_manifest(
+            run_id=run.run_id,
+            status=STATUS_RUNNING,
+            scenario=resolved.scenario.model_dump(mode="json"),
+            variant=resolved.variant.model_dump(mode="json"),
+            target=self.options.target,
+            time_scale=self.options.time_scale,
+            workers=self.options.workers,
+            locustfile=str(self.options.locustfile) if self.options.locustfile else None,
+            hpa_settings=resolved.hpa_settings.model_dump(mode="json"),
+            autoscale=self.options.autoscale,
+            scrape_interval_s=self.options.scrape_interval_s,
+            slo=getattr(resolved.variant, "slo", None),
+            versions=hostinfo.software_versions(),
+            git_sha=hostinfo.git_sha(),
+            host=hostinfo.host_facts(),
+            created_at=time.time(),
+            flags=[],
+        )
+        status, error = STATUS_FAILED, None
+        try:
+            with _sigterm_as_interrupt():
+                try:
+                    self._stage("render", "started")
+                    _write_rendered(run, resolved.objects)
+                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale)
+                    self._stage("render", "finished", planned_duration_s=planned_s)
+                    self._deploy(resolved)
+                    self._stage("warmup", "started")
+                    _warm_up(self.cluster.service_url("web"), self.console)
+                    self._stage("warmup", "finished")
+                    self._drive(resolved)
+                    self._collect()
+                    status = STATUS_COMPLETED
+                except KeyboardInterrupt:
+                    status = STATUS_INTERRUPTED
+                    self.console.warn("interrupted: collecting what was measured and tearing down")
+                    self._collect_best_effort()
+                except HpabenchError as exc:
+                    error = str(exc)
+                    self.console.warn(f"run failed: {exc}")
+                    self._collect_best_effort()
+                finally:
+                    self._teardown()
+        except KeyboardInterrupt:
+            # A second Ctrl-C during collection or teardown: teardown has already been attempted.
+            status = STATUS_INTERRUPTED
+        finally:
+            run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
+        self._analyze_and_report()
+        run.close()
+        exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
+            status, EXIT_TOOL_ERROR
+        )
+        return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
+
+    def _collect_best_effort(self) -> None:
+        assert self.run is not None
+        try:
+            self._collect()
+        except (HpabenchError, OSError, httpx.HTTPError, ValueError) as exc:
+            self.run.events.emit("warning", message=f"collection failed: {exc}")
+            self.console.warn(f"collection failed: {exc}")
+
+    def _analyze_and_report(self) -> None:
+        assert self.run is not None
+        try:
+            report_path = finish_report(self.run.path, self.console)
+            self.console.info(f"report: {report_path}")
+        except (HpabenchError, OSError, ValueError, KeyError) as exc:
+            self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
+
+
+def finish_report(run_path: Path, console: Console | None = None) -> Path:
+    """Analyze a run directory (summary.json) and render report.html; works offline on any run."""
+    from hpabench.analysis.report import write_run_report
+    from hpabench.analysis.summary import analyze_run
+
+    if console:
+        console.stage("analyze")
+    analyze_run(run_path)
+    if console:
+        console.stage("report")
+    return write_run_report(run_path)
+
+
+def run_benchmark(options: RunOptions, console: Console | None = None) -> RunOutcome:
+    """Run one benchmark end to end (see module docstring)."""
+    return Pipeline(options, console or Console()).execute()
