@@ -17,7 +17,7 @@ class Console:
         self.log_every_s = log_every_s
         self.quiet = quiet
         self._live_shown = False
-        self._last_live_print = 0.0
+        self._last_live_print = float("-inf")
         self._is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def _end_live(self) -> None:

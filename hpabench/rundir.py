@@ -109,6 +109,7 @@ class RunDir:
         self.data = path / "data"
         self.rendered = path / "rendered"
         self._events: EventLog | None = None
+        self._events_lock = threading.Lock()
 
     @classmethod
     def create(cls, reports_dir: Path, label: str) -> RunDir:
@@ -140,9 +141,11 @@ class RunDir:
 
     @property
     def events(self) -> EventLog:
-        if self._events is None:
-            self._events = EventLog(self.path / EVENTS)
-        return self._events
+        # Threads (pod supervisor, HPA loop, pipeline) race to the first event: open exactly once.
+        with self._events_lock:
+            if self._events is None:
+                self._events = EventLog(self.path / EVENTS)
+            return self._events
 
     def read_manifest(self) -> dict[str, Any]:
         path = self.path / MANIFEST
@@ -159,5 +162,6 @@ class RunDir:
         write_json_atomic(self.path / SUMMARY, summary)
 
     def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
+        with self._events_lock:
+            if self._events is not None:
+                self._events.close()
