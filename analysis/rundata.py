@@ -1,0 +1,346 @@
+"""One run directory loaded into memory: manifest, events and every data frame (docs/contracts.md).
+
+`load_run(path)` never crashes on a partial run: a missing or unreadable file gives an empty frame
+with the contract's columns (and a note in `RunData.notes`), so KPIs come out null instead of the
+analysis failing. Every frame with a `ts` column gets `t_s = ts - manifest["load_started_at"]`
+(seconds since the load phase started; negative before it). The pods frame gets `created_t_s`,
+`started_t_s`, `ready_t_s`, `deleted_t_s` and `t_s` (= `created_t_s`); the planned frame already
+has `t_s`. Events get a `t_s` key as well.
+
+If the manifest has no `load_started_at` (a run that failed before the load), the earliest `ts`
+of the client/load data, else of the events, is used, and a note says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+CLIENT_COLUMNS = (
+    "ts",
+    "route",
+    "requests",
+    "failures",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_ms",
+    "hist",
+)
+LOAD_COLUMNS = (
+    "ts",
+    "stage",
+    "planned_users",
+    "planned_rps",
+    "users",
+    "intended_rps",
+    "achieved_rps",
+    "generator_cpu_max",
+    "generator_overloaded",
+)
+PLANNED_COLUMNS = ("t_s", "stage", "users", "rps")
+HPA_COLUMNS = (
+    "ts",
+    "hpa",
+    "current_replicas",
+    "desired_replicas",
+    "raw_recommendation",
+    "stabilized_recommendation",
+    "metrics",
+    "ready_pods",
+    "unready_pods",
+    "missing_pods",
+    "able_to_scale",
+    "scaling_active",
+    "scaling_limited",
+    "reason",
+    "metrics_age_s",
+)
+PODS_COLUMNS = (
+    "pod",
+    "deployment",
+    "created_ts",
+    "started_ts",
+    "ready_ts",
+    "deleted_ts",
+    "restarts",
+    "cpu_request_millicores",
+    "cpu_limit_millicores",
+)
+PROM_COLUMNS = ("ts", "value")
+
+_STRING_COLUMNS = {"route", "stage", "hist", "hpa", "metrics", "reason", "pod", "deployment"}
+_BOOL_COLUMNS = {"generator_overloaded", "able_to_scale", "scaling_active", "scaling_limited"}
+_POD_TIMES = ("created", "started", "ready", "deleted")
+
+
+def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
+    """An empty frame with `columns` and the dtypes a full one would have (float/str/bool)."""
+    data: dict[str, pd.Series[Any]] = {}
+    for column in columns:
+        if column in _STRING_COLUMNS:
+            data[column] = pd.Series([], dtype=object)
+        elif column in _BOOL_COLUMNS:
+            data[column] = pd.Series([], dtype=bool)
+        else:
+            data[column] = pd.Series([], dtype=float)
+    return pd.DataFrame(data)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything analysis needs from one run directory, read-only by convention.
+
+    - `manifest`: manifest.json as a dict ({} if missing).
+    - `events`: events.jsonl in file order, each with `t_s` added.
+    - `client`, `load`, `planned`, `hpa`, `pods`: the `data/` frames (columns in docs/contracts.md,
+      plus `t_s`); empty with the right columns when the file is missing.
+    - `prom`: query name → frame (`ts`, `value`, one column per label, `t_s`) from `data/prom/`.
+    - `notes`: human-readable remarks about missing or unreadable inputs.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    events: list[dict[str, Any]]
+    client: pd.DataFrame
+    load: pd.DataFrame
+    planned: pd.DataFrame
+    hpa: pd.DataFrame
+    pods: pd.DataFrame
+    prom: dict[str, pd.DataFrame]
+    load_started_at: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id") or self.path.name)
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status") or "unknown")
+
+    @property
+    def scenario_name(self) -> str:
+        return _name_of(self.manifest.get("scenario"), "unknown")
+
+    @property
+    def variant_name(self) -> str:
+        return _name_of(self.manifest.get("variant"), "baseline")
+
+    @property
+    def target(self) -> str:
+        return str(self.manifest.get("target") or "unknown")
+
+    @property
+    def load_duration_s(self) -> float:
+        """Seconds from the load start to `load_ended_at`, else to the last client/load row."""
+        ended = _as_float(self.manifest.get("load_ended_at"))
+        if ended is not None and ended > self.load_started_at:
+            return ended - self.load_started_at
+        ends = [float(f["t_s"].max()) + 1.0 for f in (self.client, self.load) if not f.empty]
+        if ends:
+            return max(ends)
+        if not self.planned.empty:
+            return float(self.planned["t_s"].max()) + 1.0
+        return 0.0
+
+    @property
+    def slo(self) -> dict[str, float]:
+        """The run's SLO (`p95_ms`, `error_rate`): manifest `slo`, else the variant's, else the
+        scenario's; missing keys are absent (the summary falls back to documented defaults)."""
+        for source in (self.manifest, self.manifest.get("variant"), self.manifest.get("scenario")):
+            if isinstance(source, dict) and isinstance(source.get("slo"), dict):
+                slo = {k: float(v) for k, v in source["slo"].items() if _as_float(v) is not None}
+                if slo:
+                    return slo
+        return {}
+
+    def web_deployment(self) -> str:
+        """The HPA's scale target (the web tier): from the hpa frame/manifest, default `web`."""
+        variant = self.manifest.get("variant")
+        if isinstance(variant, dict) and isinstance(variant.get("deployment"), str):
+            return str(variant["deployment"])
+        return "web"
+
+    def web_pods(self) -> pd.DataFrame:
+        """Pods of the web Deployment (every pod when the frame has no deployment values)."""
+        pods = self.pods
+        if pods.empty or "deployment" not in pods:
+            return pods
+        mask = pods["deployment"] == self.web_deployment()
+        return pods[mask] if mask.any() else pods.iloc[0:0]
+
+
+def _name_of(value: Any, default: str) -> str:
+    if isinstance(value, dict) and value.get("name"):
+        return str(value["name"])
+    if isinstance(value, str) and value:
+        return value
+    return default
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _read_frame(data_dir: Path, stem: str, columns: tuple[str, ...], notes: list[str]) -> pd.DataFrame:
+    """`<stem>.parquet`, else the incremental `<stem>.jsonl`, else an empty frame."""
+    parquet = data_dir / f"{stem}.parquet"
+    jsonl = data_dir / f"{stem}.jsonl"
+    frame: pd.DataFrame | None = None
+    if parquet.exists():
+        try:
+            frame = pd.read_parquet(parquet)
+        except Exception as exc:  # a truncated parquet file (crash mid-write) must not stop analysis
+            notes.append(f"{parquet.name} unreadable ({type(exc).__name__}); trying {jsonl.name}")
+    if frame is None and jsonl.exists():
+        frame = _read_jsonl(jsonl)
+    if frame is None:
+        notes.append(f"data/{stem} missing")
+        return empty_frame(columns)
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = empty_frame((column,))[column].reindex(frame.index)
+    return frame
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line from a crash
+        if isinstance(row, dict):
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _read_manifest(path: Path, notes: list[str]) -> dict[str, Any]:
+    file = path / "manifest.json"
+    if not file.exists():
+        notes.append("manifest.json missing")
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError) as exc:
+        notes.append(f"manifest.json unreadable: {exc}")
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    file = path / "events.jsonl"
+    if not file.exists():
+        return []
+    events = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and _as_float(event.get("ts")) is not None:
+            events.append(event)
+    return events
+
+
+def _origin(manifest: dict[str, Any], frames: list[pd.DataFrame], events: list[dict[str, Any]]) -> float | None:
+    started = _as_float(manifest.get("load_started_at"))
+    if started is not None:
+        return started
+    firsts = [float(f["ts"].min()) for f in frames if not f.empty and f["ts"].notna().any()]
+    if firsts:
+        return min(firsts)
+    stamps = [float(e["ts"]) for e in events]
+    return min(stamps) if stamps else None
+
+
+def _with_t_s(frame: pd.DataFrame, origin: float) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["ts"] = pd.to_numeric(frame["ts"], errors="coerce").astype(float)
+    frame["t_s"] = frame["ts"] - origin
+    return frame.sort_values("t_s", kind="stable").reset_index(drop=True)
+
+
+def load_run(path: Path) -> RunData:
+    """Read the run directory at `path` (see the module docstring). Never raises on missing data;
+    raises FileNotFoundError only when `path` is not a directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a run directory")
+    notes: list[str] = []
+    manifest = _read_manifest(path, notes)
+    events = _read_events(path)
+    data_dir = path / "data"
+    client = _read_frame(data_dir, "client_stats", CLIENT_COLUMNS, notes)
+    load = _read_frame(data_dir, "load", LOAD_COLUMNS, notes)
+    planned = _read_frame(data_dir, "planned", PLANNED_COLUMNS, notes)
+    hpa = _read_frame(data_dir, "hpa", HPA_COLUMNS, notes)
+    pods = _read_frame(data_dir, "pods", PODS_COLUMNS, notes)
+
+    origin = _origin(manifest, [client, load], events)
+    if origin is None:
+        origin = 0.0
+        notes.append("no load start time and no timestamped data")
+    elif _as_float(manifest.get("load_started_at")) is None:
+        notes.append("manifest has no load_started_at; using the first data timestamp")
+
+    client, load, hpa = (_with_t_s(frame, origin) for frame in (client, load, hpa))
+    planned = planned.copy()
+    planned["t_s"] = pd.to_numeric(planned["t_s"], errors="coerce").astype(float)
+    pods = pods.copy()
+    for stage in _POD_TIMES:
+        pods[f"{stage}_ts"] = pd.to_numeric(pods[f"{stage}_ts"], errors="coerce").astype(float)
+        pods[f"{stage}_t_s"] = pods[f"{stage}_ts"] - origin
+    pods["t_s"] = pods["created_t_s"]
+
+    prom: dict[str, pd.DataFrame] = {}
+    prom_dir = data_dir / "prom"
+    if prom_dir.is_dir():
+        for file in sorted(prom_dir.glob("*.parquet")):
+            try:
+                frame = pd.read_parquet(file)
+            except Exception as exc:  # one corrupt series must not hide the others
+                notes.append(f"prom/{file.name} unreadable ({type(exc).__name__})")
+                continue
+            for column in PROM_COLUMNS:
+                if column not in frame.columns:
+                    frame[column] = pd.Series(dtype=float)
+            prom[file.stem] = _with_t_s(frame, origin)
+    for event in events:
+        event["t_s"] = float(event["ts"]) - origin
+    return RunData(
+        path=path,
+        manifest=manifest,
+        events=events,
+        client=client,
+        load=load,
+        planned=planned,
+        hpa=hpa,
+        pods=pods,
+        prom=prom,
+        load_started_at=origin,
+        notes=tuple(notes),
+    )
+
+
+def prom_frame(run: RunData, name: str, *labels: str) -> pd.DataFrame:
+    """`run.prom[name]`, or an empty frame with `ts`, `value`, `t_s` and `labels` when absent."""
+    frame = run.prom.get(name)
+    if frame is not None:
+        return frame
+    return empty_frame((*PROM_COLUMNS, "t_s", *labels))

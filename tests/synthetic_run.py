@@ -1,0 +1,599 @@
+"""A realistic synthetic run directory, per docs/contracts.md, for unit tests, report tests, benchmarks.
+
+`make_synthetic_run(path, ...)` simulates a *spike* scenario against an autoscaled web tier, one
+row per `resolution_s`:
+
+* planned load: `baseline` (first 20 % of the run), `spike` (next 30 %), `recovery` (the rest), an
+  open model (requests/s) by default, or a closed model (users) with `closed_model=True`;
+* the web tier: each ready pod serves up to `capacity_rps_per_pod`; excess load queues, so the
+  client latency rises and, past 1 s of queueing, requests start failing;
+* an HPA like upstream's: a sync every `sync_period_s`, CPU utilisation against the request from
+  metrics `metrics_age_s` old, tolerance 0.1, a scale-up policy (+100 % or +4 pods per sync) and a
+  downscale stabilisation window, new pods ready a few seconds after creation;
+* per-pod request rates where a new pod needs a few seconds to get its fair share.
+
+Everything is seeded; the same arguments give byte-identical frames. Nothing here is used in
+production code: it only fakes what the driver, the local target, the HPA controller and the
+collector write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+START_TS = 1_760_000_000.0
+ROUTES = {"/items/{id}": (0.7, 3.0), "/orders": (0.2, 8.0), "/work": (0.1, 30.0)}
+"""route → (share of the traffic mix, unloaded median latency in ms)."""
+
+CPU_LIMIT_MILLICORES = 500.0
+CPU_REQUEST_MILLICORES = 200.0
+TARGET_UTILIZATION = 0.6
+TOLERANCE = 0.1
+HPA_NAME = "web"
+DEPLOYMENT = "web"
+NAMESPACE = "hpabench"
+TIMEOUT_S = 2.0
+
+PROFILE_QUERIES = (
+    "server_rps_by_route",
+    "server_error_ratio",
+    "server_p50_ms_by_route",
+    "server_p95_ms_by_route",
+    "server_p99_ms_by_route",
+    "server_p95_ms",
+    "pod_cpu_cores",
+    "pod_cpu_request_cores",
+    "pod_cpu_utilization",
+    "pod_cpu_throttled_ratio",
+    "pod_rps",
+    "ready_replicas",
+    "spec_replicas",
+    "hpa_desired_replicas",
+    "hpa_current_replicas",
+    "haproxy_backend_queue",
+    "haproxy_server_sessions",
+)
+"""The query names of analysis/profiles/default.yaml this generator fakes."""
+
+
+@dataclass
+class _Pod:
+    name: str
+    created_t: float
+    started_t: float
+    ready_t: float
+    deleted_t: float = math.nan
+    share_rps: float = 0.0
+
+
+@dataclass
+class _Sim:
+    """Mutable simulation state (only inside this module)."""
+
+    pods: list[_Pod] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    hpa_rows: list[dict[str, Any]] = field(default_factory=list)
+    recommendations: list[tuple[float, int]] = field(default_factory=list)
+    desired: int = 1
+    pod_seq: int = 0
+
+
+def _hist_json(samples_ms: np.ndarray) -> str | None:
+    """The sparse histogram of `samples_ms` in the driver's format (`hpabench.scenarios.histogram`).
+
+    Returns None while that module does not exist yet (the analysis then reports null merged
+    percentiles rather than guessing).
+    """
+    try:
+        from hpabench.scenarios import histogram  # optional until it lands
+    except ImportError:
+        return None
+    hist_cls = getattr(histogram, "Histogram", None) or getattr(histogram, "LatencyHistogram", None)
+    if hist_cls is None:
+        return None
+    hist = hist_cls()
+    record_many = getattr(hist, "record_many", None)
+    if record_many is not None:
+        record_many(samples_ms.tolist())
+    else:
+        for value in samples_ms.tolist():
+            hist.record(value)
+    return json.dumps(hist.to_sparse(), separators=(",", ":"))
+
+
+def _planned(duration_s: float, resolution_s: float, base: float, peak: float) -> pd.DataFrame:
+    t_s = np.arange(0.0, duration_s, resolution_s)
+    stage = np.where(t_s < 0.2 * duration_s, "baseline", np.where(t_s < 0.5 * duration_s, "spike", "recovery"))
+    level = np.where(stage == "spike", peak, base)
+    return pd.DataFrame({"t_s": t_s, "stage": stage, "level": level})
+
+
+def _new_pod(sim: _Sim, t: float, rng: np.random.Generator) -> _Pod:
+    sim.pod_seq += 1
+    suffix = "".join(rng.choice(list("bcdfghjklmnpqrstvwxz2456789"), size=5))
+    start_delay = float(rng.uniform(1.0, 3.0))
+    ready_delay = float(rng.uniform(4.0, 7.0))
+    pod = _Pod(f"web-6d9c7b5f4-{suffix}", t, t + start_delay, t + start_delay + ready_delay)
+    sim.pods.append(pod)
+    return pod
+
+
+def _emit(sim: _Sim, t: float, kind: str, **fields: Any) -> None:
+    sim.events.append({"ts": START_TS + t, "kind": kind, **fields})
+
+
+def _hpa_sync(
+    sim: _Sim,
+    t: float,
+    cpu_history: list[tuple[float, float, int]],
+    rng: np.random.Generator,
+    *,
+    min_replicas: int,
+    max_replicas: int,
+    downscale_stabilization_s: float,
+    metrics_window_s: float,
+) -> None:
+    """One HPA sync at load time `t` (seconds): decide, record a row, create/delete pods."""
+    current = sim.desired
+    metrics_age_s = float(rng.uniform(5.0, metrics_window_s))
+    lo, hi = t - metrics_age_s - metrics_window_s, t - metrics_age_s
+    window = [(cpu, n) for (ts, cpu, n) in cpu_history if lo <= ts < hi and n > 0]
+    ready = sum(1 for p in sim.pods if p.ready_t <= t and math.isnan(p.deleted_t))
+    unready = sum(1 for p in sim.pods if p.ready_t > t and math.isnan(p.deleted_t))
+    if window:
+        utilization = float(np.mean([cpu / n for cpu, n in window])) / CPU_REQUEST_MILLICORES
+    else:
+        utilization = TARGET_UTILIZATION
+    ratio = utilization / TARGET_UTILIZATION
+    raw = current if abs(ratio - 1.0) <= TOLERANCE else max(1, math.ceil(max(ready, 1) * ratio))
+    sim.recommendations.append((t, raw))
+    sim.recommendations = [(ts, r) for ts, r in sim.recommendations if ts > t - downscale_stabilization_s]
+    # Upstream's stabilisation: scale-up window 0 (take raw), scale-down window = the max of recent.
+    down_recommendation = max(r for _, r in sim.recommendations)
+    stabilized = current
+    if stabilized < raw:
+        stabilized = raw
+    if stabilized > down_recommendation:
+        stabilized = down_recommendation
+    policy_max = max(2 * current, current + 4)
+    desired = max(min_replicas, min(max_replicas, stabilized, policy_max))
+    limited = stabilized > max_replicas or raw < min_replicas
+    if desired > current:
+        reason = "cpu resource utilization (percentage of request) above target"
+    elif desired < current:
+        reason = "All metrics below target"
+    elif raw != current:
+        reason = "recommendation held by stabilization window or limits"
+    else:
+        reason = "within tolerance"
+    sim.hpa_rows.append(
+        {
+            "ts": START_TS + t,
+            "hpa": HPA_NAME,
+            "current_replicas": current,
+            "desired_replicas": desired,
+            "raw_recommendation": raw,
+            "stabilized_recommendation": stabilized,
+            "metrics": json.dumps({"cpu": {"current": round(utilization * 100, 1), "target": 60, "type": "Resource"}}),
+            "ready_pods": ready,
+            "unready_pods": unready,
+            "missing_pods": 0,
+            "able_to_scale": True,
+            "scaling_active": True,
+            "scaling_limited": bool(limited),
+            "reason": reason,
+            "metrics_age_s": metrics_age_s,
+        }
+    )
+    if desired == current:
+        return
+    _emit(sim, t, "hpa_rescale", hpa=HPA_NAME, **{"from": current, "to": desired}, reason=reason)
+    _emit(sim, t, "scale", deployment=DEPLOYMENT, **{"from": current, "to": desired}, by="hpa")
+    if desired > current:
+        for _ in range(desired - current):
+            pod = _new_pod(sim, t + float(rng.uniform(0.05, 0.3)), rng)
+            _emit(sim, pod.created_t, "pod_created", pod=pod.name, deployment=DEPLOYMENT)
+            _emit(sim, pod.started_t, "pod_started", pod=pod.name, deployment=DEPLOYMENT)
+            _emit(sim, pod.ready_t, "pod_ready", pod=pod.name, deployment=DEPLOYMENT)
+    else:
+        alive = [p for p in sim.pods if math.isnan(p.deleted_t)]
+        for pod in sorted(alive, key=lambda p: p.created_t)[desired:]:
+            pod.deleted_t = t + 0.1
+            _emit(sim, pod.deleted_t, "pod_deleted", pod=pod.name, deployment=DEPLOYMENT)
+    sim.desired = desired
+
+
+def make_synthetic_run(
+    path: Path,
+    *,
+    duration_s: float = 300.0,
+    pods_max: int = 4,
+    seed: int = 0,
+    scale_events: bool = True,
+    interrupted: bool = False,
+    resolution_s: float = 1.0,
+    capacity_rps_per_pod: float = 100.0,
+    base_rps: float | None = None,
+    peak_rps: float | None = None,
+    closed_model: bool = False,
+    with_prom: bool = True,
+    generator_overloaded: bool = False,
+    scenario: str = "spike",
+    variant: str = "baseline",
+    run_id: str | None = None,
+    sync_period_s: float = 15.0,
+    downscale_stabilization_s: float = 60.0,
+    slo_p95_ms: float = 300.0,
+    slo_error_rate: float = 0.01,
+) -> Path:
+    """Write a run directory at `path` (created) and return it. See the module docstring.
+
+    `scale_events=False` pins the HPA at one replica (max=1): the spike overloads it.
+    `interrupted=True` cuts the data in the middle of the spike and marks the run `interrupted`.
+    `base_rps`/`peak_rps` default to 22 % of one pod's capacity and 80 % of `pods_max` pods'.
+    """
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    data = path / "data"
+    (data / "prom").mkdir(parents=True, exist_ok=True)
+    max_replicas = pods_max if scale_events else 1
+    base = base_rps if base_rps is not None else 0.22 * capacity_rps_per_pod
+    peak = peak_rps if peak_rps is not None else 0.8 * pods_max * capacity_rps_per_pod
+    planned = _planned(duration_s, resolution_s, base, peak)
+    end_t = 0.35 * duration_s if interrupted else duration_s
+
+    sim = _Sim()
+    _emit(sim, -40.0, "stage", stage="render", state="started")
+    _emit(sim, -39.5, "stage", stage="render", state="finished")
+    _emit(sim, -39.0, "stage", stage="deploy", state="started")
+    for name in ("postgres-0", "redis-5c8d9f7b6-xk2lp"):
+        _emit(sim, -38.0, "pod_created", pod=name, deployment=name.split("-")[0])
+        _emit(sim, -36.0, "pod_ready", pod=name, deployment=name.split("-")[0])
+    first = _new_pod(sim, -35.0, rng)
+    _emit(sim, first.created_t, "pod_created", pod=first.name, deployment=DEPLOYMENT)
+    _emit(sim, first.started_t, "pod_started", pod=first.name, deployment=DEPLOYMENT)
+    _emit(sim, first.ready_t, "pod_ready", pod=first.name, deployment=DEPLOYMENT)
+    _emit(sim, -20.0, "stage", stage="deploy", state="finished")
+    _emit(sim, -20.0, "stage", stage="warmup", state="started")
+    _emit(sim, -0.5, "stage", stage="warmup", state="finished")
+    _emit(sim, 0.0, "stage", stage="load", state="started")
+
+    client_rows: list[dict[str, Any]] = []
+    load_rows: list[dict[str, Any]] = []
+    pod_rps_rows: list[tuple[float, str, float, float]] = []  # t, pod, rps, cpu_millicores
+    queue_rows: list[tuple[float, float]] = []
+    cpu_history: list[tuple[float, float, int]] = []
+    backlog = 0.0
+    users = 0.0
+    next_sync = 3.0
+    prev_stage = ""
+    for row in planned.itertuples(index=False):
+        t = float(row.t_s)
+        if t >= end_t:
+            break
+        stage = str(row.stage)
+        offered_target = float(row.level)
+        if stage != prev_stage:
+            key = "users" if closed_model else "rps"
+            level = offered_target / 10.0 if closed_model else offered_target
+            _emit(sim, t, "load_stage", name=stage, **{key: level})
+            prev_stage = stage
+        while next_sync <= t:
+            _hpa_sync(
+                sim,
+                next_sync,
+                cpu_history,
+                rng,
+                min_replicas=1,
+                max_replicas=max_replicas,
+                downscale_stabilization_s=downscale_stabilization_s,
+                metrics_window_s=15.0,
+            )
+            next_sync += sync_period_s
+        ready = [p for p in sim.pods if p.ready_t <= t and math.isnan(p.deleted_t)]
+        capacity = len(ready) * capacity_rps_per_pod * resolution_s
+        offered = max(0.0, rng.normal(offered_target, 0.03 * offered_target)) * resolution_s
+        if generator_overloaded and stage == "spike":
+            offered *= 0.85
+        served = min(offered + backlog, capacity)
+        backlog = max(0.0, backlog + offered - served)
+        # Clients give up after TIMEOUT_S: what would wait longer fails (and leaves the queue).
+        timed_out = max(0.0, backlog - capacity * TIMEOUT_S / resolution_s)
+        backlog -= timed_out
+        rho = min(offered / capacity, 0.95) if capacity > 0 else 0.95
+        wait_ms = 1000.0 * resolution_s * backlog / capacity if capacity > 0 else 1000.0 * TIMEOUT_S
+        total_requests = round(served + timed_out)
+        fail_ratio = 0.001 + (timed_out / total_requests if total_requests else 0.0)
+        all_samples: list[np.ndarray] = []
+        all_failures = 0
+        for route, (share, median_ms) in ROUTES.items():
+            n = int(rng.binomial(total_requests, share)) if total_requests else 0
+            center = median_ms / (1.0 - rho) + wait_ms
+            samples = rng.lognormal(math.log(center), 0.45, size=n)
+            failures = int(rng.binomial(n, fail_ratio)) if n else 0
+            client_rows.append(_client_row(t, route, samples, failures))
+            all_samples.append(samples)
+            all_failures += failures
+        client_rows.append(_client_row(t, "ALL", np.concatenate(all_samples), all_failures))
+        if closed_model:
+            users = offered_target / 10.0
+        achieved_rps = served / resolution_s
+        cpu_max = 0.35 + 0.3 * offered / max(peak, 1.0) + (0.3 if generator_overloaded and stage == "spike" else 0)
+        load_rows.append(
+            {
+                "ts": START_TS + t,
+                "stage": stage,
+                "planned_users": offered_target / 10.0 if closed_model else math.nan,
+                "planned_rps": math.nan if closed_model else offered_target,
+                "users": users if closed_model else float(math.ceil(offered / resolution_s / 10.0)),
+                "intended_rps": math.nan if closed_model else offered / resolution_s,
+                "achieved_rps": achieved_rps,
+                "generator_cpu_max": min(cpu_max, 1.0),
+                "generator_overloaded": bool(cpu_max > 0.7),
+            }
+        )
+        # Per-pod traffic: a fresh pod ramps to its fair share over ~6 s (connection reuse).
+        weights = np.array([min(1.0, 0.15 + (t - p.ready_t) / 6.0) for p in ready])
+        weights = weights / weights.sum() if len(ready) else weights
+        busy_cores = 0.0
+        for pod, weight in zip(ready, weights, strict=True):
+            rps = achieved_rps * float(weight) * float(rng.uniform(0.95, 1.05))
+            cpu = min(CPU_LIMIT_MILLICORES, CPU_LIMIT_MILLICORES * rps / capacity_rps_per_pod)
+            busy_cores += cpu
+            pod_rps_rows.append((t, pod.name, rps, cpu))
+        cpu_history.append((t, busy_cores, len(ready)))
+        queue_rows.append((t, backlog))
+
+    load_end_t = min(end_t, duration_s)
+    if not interrupted:
+        _emit(sim, load_end_t, "stage", stage="load", state="finished")
+    else:
+        _emit(sim, load_end_t, "stage", stage="load", state="failed")
+        _emit(sim, load_end_t, "warning", message="interrupted by the user (SIGINT)")
+    _emit(sim, load_end_t + 0.5, "stage", stage="collect", state="started")
+    _emit(sim, load_end_t + 3.0, "stage", stage="collect", state="finished")
+    _emit(sim, load_end_t + 3.0, "stage", stage="teardown", state="started")
+    for pod in sim.pods:
+        if math.isnan(pod.deleted_t):
+            pod.deleted_t = load_end_t + 3.5
+            _emit(sim, pod.deleted_t, "pod_deleted", pod=pod.name, deployment=DEPLOYMENT)
+    _emit(sim, load_end_t + 5.0, "stage", stage="teardown", state="finished")
+    if generator_overloaded:
+        _emit(sim, 0.3 * duration_s, "generator_overloaded", cpu=0.92)
+
+    client = pd.DataFrame(client_rows)
+    client.to_parquet(data / "client_stats.parquet", index=False)
+    pd.DataFrame(load_rows).to_parquet(data / "load.parquet", index=False)
+    planned_out = pd.DataFrame(
+        {
+            "t_s": planned["t_s"],
+            "stage": planned["stage"],
+            "users": planned["level"] / 10.0 if closed_model else math.nan,
+            "rps": math.nan if closed_model else planned["level"],
+        }
+    )
+    planned_out.to_parquet(data / "planned.parquet", index=False)
+    pd.DataFrame(sim.hpa_rows).to_parquet(data / "hpa.parquet", index=False)
+    _pods_frame(sim).to_parquet(data / "pods.parquet", index=False)
+    if with_prom:
+        _write_prom(data / "prom", sim, client, pod_rps_rows, queue_rows, resolution_s, rng)
+
+    events = sorted(sim.events, key=lambda e: e["ts"])
+    with (path / "events.jsonl").open("w", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps(event, sort_keys=True) + "\n")
+    flags = ["generator_overloaded"] if generator_overloaded else []
+    manifest = _manifest(
+        run_id or f"20251125-120000-{scenario}-{variant}",
+        scenario=scenario,
+        variant=variant,
+        status="interrupted" if interrupted else "completed",
+        duration_s=duration_s,
+        load_end_t=load_end_t,
+        closed_model=closed_model,
+        base=base,
+        peak=peak,
+        max_replicas=max_replicas,
+        sync_period_s=sync_period_s,
+        downscale_stabilization_s=downscale_stabilization_s,
+        slo={"p95_ms": slo_p95_ms, "error_rate": slo_error_rate},
+        flags=flags,
+    )
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _client_row(t: float, route: str, samples: np.ndarray, failures: int) -> dict[str, Any]:
+    n = len(samples)
+    if n:
+        p50, p90, p95, p99, p999 = np.percentile(samples, [50, 90, 95, 99, 99.9]).tolist()
+        stats = {
+            "p50_ms": p50,
+            "p90_ms": p90,
+            "p95_ms": p95,
+            "p99_ms": p99,
+            "p999_ms": p999,
+            "max_ms": float(samples.max()),
+            "mean_ms": float(samples.mean()),
+        }
+    else:
+        stats = dict.fromkeys(("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms"), math.nan)
+    return {
+        "ts": START_TS + t,
+        "route": route,
+        "requests": n,
+        "failures": failures,
+        **stats,
+        "hist": _hist_json(samples) if n else None,
+    }
+
+
+def _pods_frame(sim: _Sim) -> pd.DataFrame:
+    rows = [
+        {
+            "pod": p.name,
+            "deployment": DEPLOYMENT,
+            "created_ts": START_TS + p.created_t,
+            "started_ts": START_TS + p.started_t,
+            "ready_ts": START_TS + p.ready_t,
+            "deleted_ts": START_TS + p.deleted_t,
+            "restarts": 0,
+            "cpu_request_millicores": CPU_REQUEST_MILLICORES,
+            "cpu_limit_millicores": CPU_LIMIT_MILLICORES,
+        }
+        for p in sim.pods
+    ]
+    for name, deployment, cpu in (("postgres-0", "postgres", 500.0), ("redis-5c8d9f7b6-xk2lp", "redis", 100.0)):
+        rows.append(
+            {
+                "pod": name,
+                "deployment": deployment,
+                "created_ts": START_TS - 38.0,
+                "started_ts": START_TS - 37.0,
+                "ready_ts": START_TS - 36.0,
+                "deleted_ts": math.nan,
+                "restarts": 0,
+                "cpu_request_millicores": cpu,
+                "cpu_limit_millicores": cpu * 2,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_prom(
+    prom_dir: Path,
+    sim: _Sim,
+    client: pd.DataFrame,
+    pod_rows: list[tuple[float, str, float, float]],
+    queue_rows: list[tuple[float, float]],
+    resolution_s: float,
+    rng: np.random.Generator,
+) -> None:
+    """Fake what the collector writes for the default profile: `ts`, `value`, one column per label."""
+
+    def save(name: str, frame: pd.DataFrame) -> None:
+        frame.to_parquet(prom_dir / f"{name}.parquet", index=False)
+
+    routes = client[client["route"] != "ALL"]
+    save(
+        "server_rps_by_route",
+        pd.DataFrame({"ts": routes["ts"], "value": routes["requests"] / resolution_s, "route": routes["route"]}),
+    )
+    everything = client[client["route"] == "ALL"]
+    ratio = (everything["failures"] / everything["requests"].where(everything["requests"] > 0)).fillna(0.0)
+    save("server_error_ratio", pd.DataFrame({"ts": everything["ts"], "value": ratio}))
+    # Server-side latency excludes the client's network and queueing in HAProxy: a bit lower.
+    for q in ("p50", "p95", "p99"):
+        save(
+            f"server_{q}_ms_by_route",
+            pd.DataFrame({"ts": routes["ts"], "value": routes[f"{q}_ms"] * 0.9, "route": routes["route"]}).dropna(),
+        )
+    save("server_p95_ms", pd.DataFrame({"ts": everything["ts"], "value": everything["p95_ms"] * 0.9}).dropna())
+    pods = pd.DataFrame(pod_rows, columns=["t", "pod", "rps", "cpu_millicores"])
+    ts = START_TS + pods["t"]
+    save("pod_rps", pd.DataFrame({"ts": ts, "value": pods["rps"], "pod": pods["pod"]}))
+    save("pod_cpu_cores", pd.DataFrame({"ts": ts, "value": pods["cpu_millicores"] / 1000.0, "pod": pods["pod"]}))
+    save(
+        "pod_cpu_request_cores",
+        pd.DataFrame({"ts": ts, "value": CPU_REQUEST_MILLICORES / 1000.0, "pod": pods["pod"]}),
+    )
+    save(
+        "pod_cpu_utilization",
+        pd.DataFrame({"ts": ts, "value": pods["cpu_millicores"] / CPU_REQUEST_MILLICORES, "pod": pods["pod"]}),
+    )
+    throttled = np.clip((pods["cpu_millicores"] / CPU_LIMIT_MILLICORES - 0.85) * 4.0, 0.0, 1.0)
+    save("pod_cpu_throttled_ratio", pd.DataFrame({"ts": ts, "value": throttled, "pod": pods["pod"]}))
+    grid = np.array(sorted({t for t, *_ in pod_rows} | {t for t, _ in queue_rows}))
+    hpa = pd.DataFrame(sim.hpa_rows)
+    ready = [sum(1 for p in sim.pods if p.ready_t <= t and not (p.deleted_t <= t)) for t in grid]
+    spec = [sum(1 for p in sim.pods if p.created_t <= t and not (p.deleted_t <= t)) for t in grid]
+    save("ready_replicas", pd.DataFrame({"ts": START_TS + grid, "value": np.array(ready, dtype=float)}))
+    save("spec_replicas", pd.DataFrame({"ts": START_TS + grid, "value": np.array(spec, dtype=float)}))
+    for column, name in (("desired_replicas", "hpa_desired_replicas"), ("current_replicas", "hpa_current_replicas")):
+        if hpa.empty:
+            values = np.ones(len(grid))
+        else:
+            idx = np.searchsorted(hpa["ts"].to_numpy(), START_TS + grid, side="right") - 1
+            values = np.where(idx >= 0, hpa[column].to_numpy()[np.clip(idx, 0, None)], 1).astype(float)
+        save(name, pd.DataFrame({"ts": START_TS + grid, "value": values, "horizontalpodautoscaler": HPA_NAME}))
+    queue = pd.DataFrame(queue_rows, columns=["t", "backlog"])
+    save(
+        "haproxy_backend_queue",
+        pd.DataFrame({"ts": START_TS + queue["t"], "value": np.round(queue["backlog"]), "proxy": "web"}),
+    )
+    sessions = np.maximum(0.0, np.round(pods["rps"] * 0.05 + rng.normal(0, 0.3, len(pods))))
+    save(
+        "haproxy_server_sessions",
+        pd.DataFrame({"ts": ts, "value": sessions, "proxy": "web", "server": pods["pod"]}),
+    )
+
+
+def _manifest(
+    run_id: str,
+    *,
+    scenario: str,
+    variant: str,
+    status: str,
+    duration_s: float,
+    load_end_t: float,
+    closed_model: bool,
+    base: float,
+    peak: float,
+    max_replicas: int,
+    sync_period_s: float,
+    downscale_stabilization_s: float,
+    slo: dict[str, float],
+    flags: list[str],
+) -> dict[str, Any]:
+    key = "users" if closed_model else "rps"
+    scale = 0.1 if closed_model else 1.0
+    stages = [
+        {"name": "baseline", "duration_s": 0.2 * duration_s, key: base * scale},
+        {"name": "spike", "duration_s": 0.3 * duration_s, key: peak * scale},
+        {"name": "recovery", "duration_s": 0.5 * duration_s, key: base * scale},
+    ]
+    return {
+        "run_id": run_id,
+        "status": status,
+        "scenario": {"name": scenario, "description": "synthetic spike", "stages": stages, "slo": slo},
+        "variant": {
+            "name": variant,
+            "description": "synthetic variant",
+            "hpa": {"min_replicas": 1, "max_replicas": max_replicas, "target_cpu_utilization": 60},
+            "slo": slo,
+        },
+        "target": "local",
+        "time_scale": 1.0,
+        "versions": {"hpabench": "0.1.0", "python": "3.11"},
+        "git_sha": "0" * 40,
+        "host": {
+            "hostname": "synthetic",
+            "cpus": 2,
+            "mem_bytes": 24 * 2**30,
+            "kernel": "6.1.0",
+            "cgroup_version": 1,
+            "cgroups_enforced": True,
+        },
+        "created_at": START_TS - 45.0,
+        "load_started_at": START_TS,
+        "load_ended_at": START_TS + load_end_t,
+        "finished_at": START_TS + load_end_t + 6.0,
+        "hpa_settings": {
+            "sync_period_s": sync_period_s,
+            "tolerance": TOLERANCE,
+            "downscale_stabilization_s": downscale_stabilization_s,
+            "cpu_initialization_period_s": 300.0,
+            "initial_readiness_delay_s": 30.0,
+            "metrics_window_s": 15.0,
+        },
+        "slo": slo,
+        "flags": flags,
+        "error": "interrupted by the user" if status == "interrupted" else None,
+    }
