@@ -1,0 +1,296 @@
+"""From a loaded run (`RunData`) to the panels and markers of the run report's shared timeline.
+
+Every function here only *selects and reshapes* data for drawing (x = `t_s`, seconds since the
+load start); none computes a number shown as a KPI. A series that is absent in the run gives an
+empty Series (the panel then says "no data"); nothing here raises on missing columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hpabench.analysis.report.downsample import FloatArray, as_float_array
+from hpabench.analysis.report.timeline import HLine, Marker, Panel, Series, Tick
+from hpabench.analysis.rundata import RunData
+
+PLANNED = "#6b7280"
+ACHIEVED = "#2563eb"
+INTENDED = "#0891b2"
+SERVER = "#9333ea"
+P50 = "#16a34a"
+P95 = "#ea580c"
+P99 = "#dc2626"
+READY = "#15803d"
+DESIRED = "#c2410c"
+SPEC = "#6b7280"
+POD_COLORS = ("#2563eb", "#0891b2", "#7c3aed", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea")
+
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+def _col(frame: pd.DataFrame, column: str) -> FloatArray:
+    if frame.empty or column not in frame.columns:
+        return _EMPTY
+    return as_float_array(pd.to_numeric(frame[column], errors="coerce"))
+
+
+def _has_values(values: FloatArray) -> bool:
+    return bool(values.size) and bool(np.isfinite(values).any())
+
+
+def _prom(run: RunData, name: str) -> pd.DataFrame:
+    frame = run.prom.get(name)
+    return frame if frame is not None else pd.DataFrame({"t_s": [], "value": []})
+
+
+def _prom_total(run: RunData, name: str) -> tuple[FloatArray, FloatArray]:
+    """Sum over all label sets per timestamp (e.g. request rate over routes)."""
+    frame = _prom(run, name)
+    if frame.empty:
+        return _EMPTY, _EMPTY
+    total = frame.groupby("t_s", sort=True)["value"].sum(min_count=1)
+    return as_float_array(total.index), as_float_array(total.to_numpy())
+
+
+def _prom_single(run: RunData, name: str) -> tuple[FloatArray, FloatArray]:
+    """A series expected to have one label set; if several (e.g. two HPAs), the max per time."""
+    frame = _prom(run, name)
+    if frame.empty:
+        return _EMPTY, _EMPTY
+    if frame["t_s"].is_unique:
+        return _col(frame, "t_s"), _col(frame, "value")
+    top = frame.groupby("t_s", sort=True)["value"].max()
+    return as_float_array(top.index), as_float_array(top.to_numpy())
+
+
+def client_all(run: RunData) -> pd.DataFrame:
+    """The client stats of route `ALL`; if the driver wrote none, per-second totals over routes
+    (requests and failures summed; percentiles are then unknown and left NaN)."""
+    client = run.client
+    if client.empty:
+        return client
+    rows = client[client["route"] == "ALL"]
+    if not rows.empty:
+        return rows
+    sums = client.groupby("t_s", sort=True)[["requests", "failures"]].sum().reset_index()
+    return sums
+
+
+def time_range(run: RunData) -> tuple[float, float]:
+    """The shared x range: the load phase, widened to any load/client data that ran past it."""
+    end = run.load_duration_s
+    for frame in (run.client, run.load):
+        if not frame.empty and frame["t_s"].notna().any():
+            end = max(end, float(frame["t_s"].max()) + 1.0)
+    if end <= 0 and not run.planned.empty:
+        end = float(run.planned["t_s"].max()) + 1.0
+    return 0.0, max(end, 1.0)
+
+
+def load_panels(run: RunData) -> list[Panel]:
+    """Requests/s planned vs intended vs achieved (and server-side); users when a stage is closed."""
+    planned_t, planned_rps = _col(run.planned, "t_s"), _col(run.planned, "rps")
+    series = []
+    if _has_values(planned_rps):
+        series.append(Series("planned", planned_t, planned_rps, PLANNED, dash="6 4", step=True, width=2))
+    load_t = _col(run.load, "t_s")
+    intended = _col(run.load, "intended_rps")
+    if _has_values(intended):
+        series.append(Series("intended (offered)", load_t, intended, INTENDED, width=1.2))
+    achieved = _col(run.load, "achieved_rps")
+    if not _has_values(achieved):  # fall back to the client's own count
+        everything = client_all(run)
+        load_t, achieved = _col(everything, "t_s"), _col(everything, "requests")
+    series.append(Series("achieved (client)", load_t, achieved, ACHIEVED))
+    server_t, server_rps = _prom_total(run, "server_rps_by_route")
+    if _has_values(server_rps):
+        series.append(Series("served (server-side)", server_t, server_rps, SERVER, width=1.2, dash="2 2"))
+    panels = [Panel("Load", "req/s", series)]
+    planned_users = _col(run.planned, "users")
+    if _has_values(planned_users):
+        users = [Series("planned users", planned_t, planned_users, PLANNED, dash="6 4", step=True, width=2)]
+        users.append(Series("users", _col(run.load, "t_s"), _col(run.load, "users"), ACHIEVED, step=True))
+        panels.append(Panel("Users (closed model)", "users", users))
+    return panels
+
+
+def latency_panel(run: RunData) -> Panel:
+    everything = client_all(run)
+    t = _col(everything, "t_s")
+    series = [
+        Series("client p50", t, _col(everything, "p50_ms"), P50),
+        Series("client p95", t, _col(everything, "p95_ms"), P95, width=2),
+        Series("client p99", t, _col(everything, "p99_ms"), P99, width=1.2),
+    ]
+    server_t, server_p95 = _prom_single(run, "server_p95_ms")
+    if _has_values(server_p95):
+        series.append(Series("server p95", server_t, server_p95, SERVER, dash="4 3", width=1.4))
+    slo_p95 = run.slo.get("p95_ms")
+    hlines = [HLine(slo_p95, f"SLO p95 {slo_p95:g} ms")] if slo_p95 is not None else []
+    values = np.concatenate([s.y[np.isfinite(s.y) & (s.y > 0)] for s in series])
+    # Overload makes p99 hundreds of times the p50: a log axis keeps both readable.
+    log_y = bool(values.size) and float(values.max()) > 30.0 * max(float(np.median(values)), 1e-3)
+    title = "Latency" + (" (log scale)" if log_y else "")
+    return Panel(title, "ms", series, hlines, log_y=log_y, y_floor=None if log_y else 0.0)
+
+
+def error_panel(run: RunData) -> Panel:
+    everything = client_all(run)
+    requests = _col(everything, "requests")
+    failures = _col(everything, "failures")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate_pct = np.where(requests > 0, 100.0 * failures / requests, np.nan)
+    series = [Series("client errors", _col(everything, "t_s"), rate_pct, P99)]
+    server_t, server_ratio = _prom_single(run, "server_error_ratio")
+    if _has_values(server_ratio):
+        series.append(Series("server errors", server_t, 100.0 * server_ratio, SERVER, dash="4 3", width=1.2))
+    slo_errors = run.slo.get("error_rate")
+    hlines = [HLine(100.0 * slo_errors, f"SLO errors {100.0 * slo_errors:g}%")] if slo_errors is not None else []
+    return Panel("Error rate", "%", series, hlines)
+
+
+def _hpa_setting(run: RunData, key: str) -> float | None:
+    variant = run.manifest.get("variant")
+    hpa = variant.get("hpa") if isinstance(variant, dict) else None
+    value = hpa.get(key) if isinstance(hpa, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def replicas_panel(run: RunData) -> Panel:
+    """Ready replicas, the HPA's desired count and the Deployment's spec replicas, as steps."""
+    series = []
+    ready_t, ready = _prom_single(run, "ready_replicas")
+    if not _has_values(ready):
+        ready_t, ready = _ready_from_pods(run)
+    series.append(Series("ready", ready_t, ready, READY, step=True, width=2.2))
+    desired_t, desired = _col(run.hpa, "t_s"), _col(run.hpa, "desired_replicas")
+    if not _has_values(desired):
+        desired_t, desired = _prom_single(run, "hpa_desired_replicas")
+    series.append(Series("desired (HPA)", desired_t, desired, DESIRED, step=True, dash="6 3", width=1.8))
+    spec_t, spec = _prom_single(run, "spec_replicas")
+    if _has_values(spec):
+        series.append(Series("spec", spec_t, spec, SPEC, step=True, dash="2 3", width=1.4))
+    hlines = []
+    max_replicas = _hpa_setting(run, "max_replicas")
+    if max_replicas is not None:
+        hlines.append(HLine(max_replicas, f"maxReplicas {max_replicas:g}", color="#6b7280", dash="1 3"))
+    ticks = [
+        Tick(float(e["t_s"]), f"{e.get('pod', 'pod')} ready at t={float(e['t_s']):.1f}s")
+        for e in run.events
+        if e.get("kind") == "pod_ready" and _is_web(run, e)
+    ]
+    return Panel("Replicas", "pods", series, hlines, ticks)
+
+
+def _is_web(run: RunData, event: dict[str, Any]) -> bool:
+    deployment = event.get("deployment")
+    return deployment is None or deployment == run.web_deployment()
+
+
+def _ready_from_pods(run: RunData) -> tuple[FloatArray, FloatArray]:
+    """Ready-pod count over time from the pods frame: +1 at ready, -1 at deletion."""
+    pods = run.web_pods()
+    if pods.empty:
+        return _EMPTY, _EMPTY
+    ready = _col(pods, "ready_t_s")
+    deleted = _col(pods, "deleted_t_s")
+    changes = [(t, 1.0) for t in ready if math.isfinite(t)]
+    changes += [(t, -1.0) for t, r in zip(deleted, ready, strict=True) if math.isfinite(t) and math.isfinite(r)]
+    if not changes:
+        return _EMPTY, _EMPTY
+    changes.sort()
+    t = np.asarray([c[0] for c in changes], dtype=np.float64)
+    count = np.cumsum([c[1] for c in changes])
+    return t, count.astype(np.float64)
+
+
+def cpu_panel(run: RunData) -> Panel:
+    """Per-pod CPU (millicores) against the request, the limit and the HPA's target level."""
+    frame = _prom(run, "pod_cpu_cores")
+    series: list[Series] = []
+    if not frame.empty and "pod" in frame.columns:
+        for i, (pod, rows) in enumerate(frame.groupby("pod", sort=True)):
+            series.append(
+                Series(
+                    str(pod),
+                    _col(rows, "t_s"),
+                    1000.0 * _col(rows, "value"),
+                    POD_COLORS[i % len(POD_COLORS)],
+                    width=1.1,
+                    legend_group="per-pod CPU",
+                    opacity=0.8,
+                )
+            )
+    pods = run.web_pods()
+    request = _median(_col(pods, "cpu_request_millicores"))
+    limit = _median(_col(pods, "cpu_limit_millicores"))
+    hlines = []
+    if request is not None:
+        hlines.append(HLine(request, f"request {request:g}m", color="#111827", dash="6 3"))
+        target = _target_utilization_pct(run)
+        if target is not None:
+            level = request * target / 100.0
+            hlines.append(HLine(level, f"HPA target {target:g}% = {level:g}m", color="#c2410c", dash="3 3"))
+    if limit is not None:
+        hlines.append(HLine(limit, f"limit {limit:g}m", color="#b91c1c", dash="1 3"))
+    return Panel("CPU per pod vs request", "millicores", series, hlines, empty_note="no per-pod CPU data")
+
+
+def _median(values: FloatArray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
+
+
+def _target_utilization_pct(run: RunData) -> float | None:
+    """The HPA's CPU target in % of request: from the controller's own records, else the variant."""
+    if not run.hpa.empty and "metrics" in run.hpa.columns:
+        for raw in run.hpa["metrics"].dropna().head(5):
+            try:
+                metrics = json.loads(raw) if isinstance(raw, str) else raw
+            except json.JSONDecodeError:
+                continue
+            if isinstance(metrics, dict):
+                for metric in metrics.values():
+                    target = metric.get("target") if isinstance(metric, dict) else None
+                    if isinstance(target, (int, float)) and not isinstance(target, bool):
+                        return float(target)
+    return _hpa_setting(run, "target_cpu_utilization")
+
+
+def markers(run: RunData) -> list[Marker]:
+    """Load-stage starts, HPA rescale decisions, faults and crashes, on the shared axis."""
+    out: list[Marker] = []
+    for e in run.events:
+        kind = e.get("kind")
+        t_s = float(e["t_s"])
+        if kind == "load_stage":
+            out.append(Marker(t_s, str(e.get("name", "stage")), "stage"))
+        elif kind == "hpa_rescale":
+            before, after = e.get("from"), e.get("to")
+            up = isinstance(before, (int, float)) and isinstance(after, (int, float)) and after > before
+            out.append(Marker(t_s, f"{before}→{after}", "scale_up" if up else "scale_down", str(e.get("reason", ""))))
+        elif kind in ("fault", "pod_crashed"):
+            what = str(e.get("message") or e.get("pod") or kind)
+            out.append(Marker(t_s, "✕", "fault", f"{kind}: {what}"))
+    if not any(m.kind == "stage" for m in out):
+        out.extend(_stages_from_planned(run.planned))
+    return out
+
+
+def _stages_from_planned(planned: pd.DataFrame) -> Sequence[Marker]:
+    if planned.empty or "stage" not in planned.columns:
+        return []
+    stages = planned["stage"].astype(str).to_numpy()
+    t = _col(planned, "t_s")
+    starts = np.flatnonzero(np.r_[True, stages[1:] != stages[:-1]])
+    return [Marker(float(t[i]), str(stages[i]), "stage") for i in starts]
+
+
+def run_panels(run: RunData) -> list[Panel]:
+    """The run report's panels, top to bottom."""
+    return [*load_panels(run), latency_panel(run), error_panel(run), replicas_panel(run), cpu_panel(run)]
