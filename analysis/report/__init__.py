@@ -10,6 +10,7 @@ offline and escape every user-provided string.
 
 from __future__ import annotations
 
+from hpabench.analysis.report.compare_page import render_compare_report, write_compare_report
 from hpabench.analysis.report.run_page import render_run_report, write_run_report
 
-__all__ = ["render_run_report", "write_run_report"]
+__all__ = ["render_compare_report", "render_run_report", "write_compare_report", "write_run_report"]

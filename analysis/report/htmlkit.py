@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from hpabench.analysis.report.scales import format_number
@@ -91,6 +92,11 @@ def section(title: str, raw_html: str, note: str = "") -> str:
     return f"<section><h2>{esc(title)}</h2>{note_html}{raw_html}</section>"
 
 
+def footer(what: str) -> str:
+    """`what · generated <UTC time> · works offline` (the time is when the page was rendered)."""
+    return f"<footer>{esc(what)} · generated {datetime.now(tz=UTC):%Y-%m-%d %H:%M:%S} UTC · works offline</footer>"
+
+
 def page(title: str, body_html: str) -> str:
     """The whole document: inline CSS, the body, then the hover script (progressive enhancement)."""
     return (
@@ -128,7 +134,10 @@ vertical-align:middle;margin-left:8px}
 table{border-collapse:collapse;background:#fff;width:100%;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f3f4f6;font-weight:600}
-td.win{background:#ecfdf5;font-weight:600}td.lose{color:var(--muted)}
+td.win{background:#ecfdf5;font-weight:600}.tag{font-size:11px;color:var(--ok);font-weight:600}
+td .note{font-size:11.5px;font-weight:400}.scroll{overflow-x:auto}
+table.kpi-compare td{white-space:normal;min-width:90px}
+.sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
 .sig{color:var(--ok);font-weight:600}.nosig{color:var(--muted)}
 .timeline{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 8px}
 .timeline svg.tl-panel,.timeline svg.tl-strip{display:block;width:100%;height:auto}
@@ -144,7 +153,6 @@ td.win{background:#ecfdf5;font-weight:600}td.lose{color:var(--muted)}
 .xhair{stroke:#111827;stroke-width:1;opacity:.5;pointer-events:none}.tl-hit{fill:transparent}
 #tl-tip{position:fixed;z-index:10;background:rgba(17,24,39,.92);color:#fff;font-size:12px;padding:6px 9px;
 border-radius:5px;pointer-events:none;max-width:340px}
-#tl-tip .sw{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:5px}
 .verdict{background:#fff;border:1px solid var(--line);border-left:4px solid #2563eb;border-radius:6px;
 padding:10px 14px;margin:10px 0}.verdict p{margin:4px 0}
 .bars>svg{display:block;width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}

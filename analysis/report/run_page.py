@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.analysis.report import lag, run_series, summaryview
-from hpabench.analysis.report.htmlkit import banner, esc, page, section, status_badge, table
+from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section, status_badge, table
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
 from hpabench.analysis.rundata import RunData, load_run
@@ -204,8 +204,7 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
         section("Phases", summaryview.phase_table(summary)),
         section("All KPIs", f"<details><summary>show all</summary>{summaryview.all_kpis_table(summary)}</details>"),
         _details(run),
-        f"<footer>hpabench report · run {esc(run.run_id)} · generated "
-        f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M:%S} UTC · works offline</footer>",
+        footer(f"hpabench report · run {run.run_id}"),
     ]
     title = f"hpabench · {summary.get('scenario') or run.scenario_name} · {summary.get('variant') or run.variant_name}"
     return page(title, "\n".join(part for part in body if part))
@@ -226,11 +225,16 @@ def _read_summary(run_path: Path, run: RunData) -> dict[str, Any]:
     return data
 
 
-def load_run_checked(run_path: Path) -> RunData:
-    """`load_run`, with a clear input error when `run_path` is not a run directory."""
+def check_run_dir(run_path: Path) -> None:
+    """Raise SpecError (exit 2) unless `run_path` is a run directory (has manifest.json)."""
     if not run_path.is_dir() or not (run_path / "manifest.json").exists():
         what = "does not exist" if not run_path.exists() else "is not a run directory (no manifest.json)"
         raise SpecError(SpecIssue(str(run_path), "", what))
+
+
+def load_run_checked(run_path: Path) -> RunData:
+    """`load_run`, with a clear input error when `run_path` is not a run directory."""
+    check_run_dir(run_path)
     return load_run(run_path)
 
 

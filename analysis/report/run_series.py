@@ -224,6 +224,7 @@ def cpu_panel(run: RunData) -> Panel:
                     width=1.1,
                     legend_group="per-pod CPU",
                     opacity=0.8,
+                    hover=False,
                 )
             )
     pods = run.web_pods()

@@ -52,6 +52,7 @@ class Series:
     width: float = 1.6
     legend_group: str = ""  # series sharing a group get one legend entry (per-pod lines)
     opacity: float = 1.0
+    hover: bool = True  # listed in the hover read-out (off for many per-pod lines)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def render_timeline(
         t_min_s, t_max_s = 0.0, max(t_max_s, 1.0) if math.isfinite(t_max_s) else 1.0
     xs = _XScale(t_min_s, t_max_s)
     parts = [f'<div class="timeline" id="{esc(chart_id)}">']
-    parts.append(_event_strip(xs, markers))
+    if markers:
+        parts.append(_event_strip(xs, markers))
     hover_data: list[dict[str, object]] = []
     for index, panel in enumerate(panels):
         svg, data = _panel_svg(panel, xs, markers, index)
@@ -292,7 +294,7 @@ def _panel_svg(panel: Panel, xs: _XScale, markers: Sequence[Marker], index: int)
                 f'<path class="ln" d="{d}" stroke="{esc(s.color)}" stroke-width="{s.width:g}"{dash}{opacity}>'
                 f"<title>{esc(s.name)}</title></path>"
             )
-        if not s.legend_group:  # per-pod lines are too many for a read-out
+        if s.hover:
             hover_series.append({"name": s.name, "color": s.color, "t": _rounded(t), "y": _rounded(y)})
     out.append("</g></svg>")
     for tk in panel.ticks:

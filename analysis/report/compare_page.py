@@ -1,0 +1,255 @@
+"""The comparison report: several runs (usually one scenario, several variants, repeated runs
+grouped) side by side — the plain-language verdict, the KPI table with the winner per row and
+the differences against the reference group with confidence intervals and a significance flag,
+and the runs' timelines overlaid on one shared time axis.
+
+Contract:
+* `render_compare_report(comparison) -> str` is pure: a self-contained offline page; every
+  user-provided string (run ids, scenario/variant names, KPI labels, verdict text) is escaped.
+* `write_compare_report(paths, out_path) -> Path` runs `compare_runs(paths)`, writes the page
+  atomically to `out_path` (parent folders created) and returns it. A path that is not a run
+  directory raises `SpecError` naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hpabench.analysis.compare import Comparison, Difference, GroupStats, KpiRow, RunRef
+from hpabench.analysis.report.downsample import FloatArray, as_float_array
+from hpabench.analysis.report.htmlkit import banner, esc, footer, format_value, page, section, status_badge, table
+from hpabench.analysis.report.run_page import FLAG_TEXT, check_run_dir, write_text_atomic
+from hpabench.analysis.report.scales import format_number
+from hpabench.analysis.report.timeline import Panel, Series, render_timeline
+
+GROUP_COLORS = (
+    "#2563eb",
+    "#ea580c",
+    "#16a34a",
+    "#9333ea",
+    "#dc2626",
+    "#0891b2",
+    "#ca8a04",
+    "#db2777",
+    "#4b5563",
+    "#65a30d",
+)
+
+
+def group_colors(comparison: Comparison) -> dict[str, str]:
+    return {g.key: GROUP_COLORS[i % len(GROUP_COLORS)] for i, g in enumerate(comparison.groups)}
+
+
+def _stat_cell(stats: GroupStats | None, unit: str) -> str:
+    """Mean (± stdev over n runs) of one group, as HTML."""
+    if stats is None or stats.n == 0 or stats.mean is None:
+        return "–"
+    text = _value(stats.mean, unit)
+    if stats.n > 1 and stats.stdev is not None:
+        ratio = unit in ("ratio", "fraction")
+        spread = f"{format_number(stats.stdev * 100)} pp" if ratio else format_number(stats.stdev)
+        text += f' <span class="note">± {esc(spread)} (n={stats.n})</span>'
+    return text
+
+
+def _value(value: float | None, unit: str) -> str:
+    if unit in ("ratio", "fraction") and value is not None:
+        return format_value(100.0 * value, "%")
+    return format_value(value, unit)
+
+
+def _signed(value: float | None, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    scale = 100.0 if unit in ("ratio", "fraction") else 1.0
+    shown_unit = "pp" if scale == 100.0 else unit
+    text = format_number(abs(value) * scale)
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return f"{sign}{text} {esc(shown_unit)}".rstrip()
+
+
+def _difference_cell(diff: Difference | None, unit: str) -> str:
+    """`+12 ms (+8%) [CI 3 … 21] ✔ significant` with the direction judged by `better`."""
+    if diff is None or diff.estimate is None:
+        return "–"
+    parts = [_signed(diff.estimate, unit)]
+    if diff.relative is not None and math.isfinite(diff.relative):
+        parts.append(f"({'+' if diff.relative >= 0 else '−'}{format_number(abs(diff.relative) * 100, 2)}%)")
+    if diff.ci_low is not None and diff.ci_high is not None:
+        scale = 100.0 if unit in ("ratio", "fraction") else 1.0
+        level = format_number(diff.confidence * 100, 2)
+        parts.append(
+            f'<span class="note">{level}% CI [{esc(format_number(diff.ci_low * scale))} … '
+            f"{esc(format_number(diff.ci_high * scale))}]</span>"
+        )
+    else:
+        parts.append('<span class="note">(no CI: needs ≥2 runs per side)</span>')
+    if diff.significant:
+        mark = {True: "better", False: "worse", None: "different"}[diff.improved]
+        parts.append(f'<span class="sig">✔ significant, {mark}</span>')
+    else:
+        parts.append('<span class="nosig">not significant</span>')
+    return " ".join(parts)
+
+
+def _kpi_table(rows: Sequence[KpiRow], comparison: Comparison) -> str:
+    groups = [g.key for g in comparison.groups]
+    others = [g for g in groups if g != comparison.reference]
+    header = ["KPI", *[f"{g}{' (reference)' if g == comparison.reference else ''}" for g in groups]]
+    header += [f"{g} vs reference" for g in others]
+    body = []
+    for row in rows:
+        arrow = {"lower": " ↓ better", "higher": " ↑ better"}.get(str(row.better), "")
+        unit = "%" if row.unit in ("ratio", "fraction") else row.unit
+        cells = [f'{esc(row.label)} <span class="note">({esc(unit)}){esc(arrow)}</span>']
+        for key in groups:
+            cell = _stat_cell(row.stats.get(key), row.unit)
+            if row.winner == key:
+                tag = "winner" if row.winner_significant else "best, not significant"
+                cells.append(f'<span class="win-cell">{cell} <span class="tag">{esc(tag)}</span></span>')
+            else:
+                cells.append(cell)
+        by_group = {d.group: d for d in row.differences}
+        cells += [_difference_cell(by_group.get(key), row.unit) for key in others]
+        body.append(cells)
+    if not body:
+        return '<p class="note">No KPIs to compare.</p>'
+    html = table(header, body, "kpi-compare")
+    # Highlight the winner's cell (the marker span is ours, not user text).
+    return html.replace('<td><span class="win-cell">', '<td class="win"><span class="win-cell">')
+
+
+def _runs_table(comparison: Comparison) -> str:
+    colors = group_colors(comparison)
+    rows = []
+    for group in comparison.groups:
+        for run in group.runs:
+            swatch = f'<span class="sw" style="background:{colors[group.key]}"></span>'
+            flags = ", ".join(run.flags) if run.flags else ""
+            rows.append([swatch + esc(group.key), esc(run.run_id), status_badge(run.status), esc(flags)])
+    return table(["group", "run", "status", "flags"], rows)
+
+
+def _flags_banner(comparison: Comparison) -> str:
+    lines = list(comparison.warnings)
+    for run in comparison.runs:
+        for flag in run.flags:
+            lines.append(f"{run.run_id}: {FLAG_TEXT.get(flag, flag)}")
+        if run.status != "completed":
+            lines.append(f"{run.run_id}: status {run.status} — its KPIs cover partial data.")
+    return banner("warn", "Read before trusting the comparison", lines) if lines else ""
+
+
+def _column(frame: pd.DataFrame, name: str) -> FloatArray:
+    if frame.empty or name not in frame.columns:
+        return np.empty(0, dtype=np.float64)
+    return as_float_array(pd.to_numeric(frame[name], errors="coerce"))
+
+
+def overlay_panels(comparison: Comparison) -> tuple[list[Panel], float]:
+    """Panels with one line per run (colour per group) and the longest run's end (seconds)."""
+    colors = group_colors(comparison)
+    specs = (
+        ("Achieved load", "req/s", "achieved_rps", False, 1.0),
+        ("Client p95 latency", "ms", "p95_ms", False, 1.0),
+        ("Error rate", "%", "error_ratio", False, 100.0),
+        ("Ready replicas", "pods", "ready_replicas", True, 1.0),
+    )
+    panels = []
+    end_s = 1.0
+    for title, unit, column, step, scale in specs:
+        series = []
+        for group in comparison.groups:
+            for i, run in enumerate(group.runs):
+                t = _column(run.timeline, "t_s")
+                if t.size:
+                    end_s = max(end_s, float(np.nanmax(t)) + 1.0)
+                series.append(
+                    Series(
+                        _run_label(run, group.key, i, len(group.runs)),
+                        t,
+                        _column(run.timeline, column) * scale,
+                        colors[group.key],
+                        step=step,
+                        width=1.8 if i == 0 else 1.2,
+                        dash="" if i == 0 else "5 3",
+                        legend_group=group.key,
+                        opacity=1.0 if len(group.runs) == 1 else 0.75,
+                    )
+                )
+        if column == "achieved_rps":
+            series.extend(_planned_series(comparison))
+        panels.append(Panel(title, unit, series))
+    return panels, end_s
+
+
+def _planned_series(comparison: Comparison) -> list[Series]:
+    """The reference group's planned curve (when it is in req/s; users are not comparable here)."""
+    first = comparison.groups[0].runs[0] if comparison.groups and comparison.groups[0].runs else None
+    if first is None:
+        return []
+    planned = _column(first.timeline, "planned")
+    if not planned.size or not np.isfinite(planned).any():
+        return []
+    return [Series("planned (reference)", _column(first.timeline, "t_s"), planned, "#6b7280", dash="6 4", step=True)]
+
+
+def _run_label(run: RunRef, group: str, index: int, count: int) -> str:
+    return group if count == 1 else f"{group} #{index + 1} ({run.run_id})"
+
+
+def _verdict(comparison: Comparison) -> str:
+    lines = comparison.verdict_lines or ((comparison.verdict,) if comparison.verdict else ())
+    body = "".join(f"<p>{esc(line)}</p>" for line in lines) or "<p>No verdict.</p>"
+    return f'<div class="verdict">{body}</div>'
+
+
+def render_compare_report(comparison: Comparison) -> str:
+    """The whole comparison page (see the module docstring)."""
+    scenarios = sorted({g.scenario for g in comparison.groups})
+    title = f"{' / '.join(scenarios) or 'comparison'}: {' vs '.join(g.variant for g in comparison.groups)}"
+    panels, end_s = overlay_panels(comparison)
+    phase_html = "".join(
+        f"<h3>{esc(name)}</h3>{_kpi_table(rows, comparison)}" for name, rows in comparison.phase_rows.items()
+    )
+    ci = format_number(comparison.confidence * 100, 2)
+    body = [
+        f'<header><h1>{esc(title)}</h1><p class="sub">{len(comparison.runs)} runs in '
+        f"{len(comparison.groups)} groups · reference: <b>{esc(comparison.reference)}</b></p></header>",
+        _flags_banner(comparison),
+        section("Verdict", _verdict(comparison)),
+        section(
+            "KPIs",
+            f'<div class="scroll">{_kpi_table(comparison.rows, comparison)}</div>',
+            f"Mean per group (± standard deviation over repeated runs). Differences against the reference "
+            f"with {ci}% bootstrap confidence intervals (seed {comparison.seed}); a difference whose "
+            "interval contains 0 is reported as not significant — noise, not a win.",
+        ),
+        section(
+            "Timelines (overlaid)",
+            render_timeline(panels, 0.0, end_s, (), chart_id="compare-timeline"),
+            "Time is seconds since each run's load started. One colour per group; repeated runs dashed.",
+        ),
+        section("KPIs per phase", f'<div class="scroll">{phase_html}</div>' if phase_html else "<p>–</p>"),
+        section("Runs", _runs_table(comparison)),
+        footer("hpabench comparison"),
+    ]
+    return page(f"hpabench · {title}", "\n".join(part for part in body if part))
+
+
+def write_compare_report(paths: Sequence[Path], out_path: Path) -> Path:
+    """Compare the runs at `paths` and write the page to `out_path` (see the module docstring)."""
+    from hpabench.analysis.compare import compare_runs
+
+    run_paths = [Path(p) for p in paths]
+    for path in run_paths:
+        check_run_dir(path)
+    comparison = compare_runs(run_paths)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_path, render_compare_report(comparison))
+    return out_path
