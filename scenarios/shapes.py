@@ -1,0 +1,299 @@
+"""Load shapes as pure functions of elapsed time (DESIGN.md convention 2): no clock, no I/O.
+
+* `target_at(scenario, t_s, time_scale=1.0)` — the target at `t_s` seconds into the load phase
+  of a run compressed by `time_scale` (0.25 → four times shorter; levels unchanged). Returns a
+  `Target(stage, users | rps)` or None once the plan is over.
+* `planned_curve(scenario, time_scale, step_s)` — the plan sampled every `step_s` run seconds as a
+  DataFrame `t_s, stage, users, rps` (users NaN in open-model stages, rps NaN in closed ones).
+* `total_duration_s`, `stage_spans` (stage boundaries), `open_pool_users` (how many Locust users
+  the open model needs), `format_planned_table` (the `hpabench scenarios show` table).
+
+Locust's `LoadTestShape.tick()` and the open-model arrival scheduler only ever call these.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from hpabench.scenarios.spec import WARMUP_STAGE, Diurnal, Replay, Sawtooth, Scenario, Unit
+
+from hpabench.errors import SpecError, SpecIssue
+
+Curve = Literal["linear", "cosine", "rates"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the load should be now: `users` (closed model) or `rps` (open model), never both."""
+
+    stage: str
+    users: int | None
+    rps: float | None
+
+    @property
+    def unit(self) -> Unit:
+        return "users" if self.users is not None else "rps"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the plan on [start_s, end_s) in scenario seconds (time_scale 1).
+
+    `linear`: from `start_level` to `end_level` over `ramp_s`, then held (a step has ramp_s 0).
+    `cosine`: a raised cosine from `start_level` (trough) to `end_level` (peak) and back.
+    `rates`: `rates` one per `interval_s`, held or linearly interpolated.
+    """
+
+    name: str
+    start_s: float
+    end_s: float
+    unit: Unit
+    curve: Curve
+    start_level: float
+    end_level: float
+    ramp_s: float = 0.0
+    rates: tuple[float, ...] = ()
+    interval_s: float = 1.0
+    interpolate: bool = False
+
+    def level_at(self, t_s: float) -> float:
+        """The level `t_s` seconds into the whole plan (the caller ensures start ≤ t < end)."""
+        rel = t_s - self.start_s
+        if self.curve == "linear":
+            if self.ramp_s <= 0 or rel >= self.ramp_s:
+                return self.end_level
+            return self.start_level + (self.end_level - self.start_level) * rel / self.ramp_s
+        if self.curve == "cosine":
+            period = self.end_s - self.start_s
+            return (
+                self.start_level
+                + (self.end_level - self.start_level) * (1.0 - math.cos(2.0 * math.pi * rel / period)) / 2.0
+            )
+        index = min(int(rel / self.interval_s), len(self.rates) - 1)
+        if not self.interpolate or index + 1 >= len(self.rates):
+            return self.rates[index]
+        frac = rel / self.interval_s - index
+        return self.rates[index] + (self.rates[index + 1] - self.rates[index]) * frac
+
+    @property
+    def peak_level(self) -> float:
+        if self.curve == "rates":
+            return max(self.rates)
+        return max(self.start_level, self.end_level)
+
+
+def _stage_segments(scenario: Scenario, start_s: float, previous: Segment | None) -> list[Segment]:
+    segments: list[Segment] = []
+    for stage in scenario.stages:
+        level = stage.level
+        if stage.transition == "linear":
+            begin = previous.level_at(previous.end_s - 1e-9) if previous and previous.unit == stage.unit else 0.0
+            ramp_s = stage.ramp_s if stage.ramp_s is not None else stage.duration_s
+        else:
+            begin, ramp_s = level, 0.0
+        segment = Segment(stage.name, start_s, start_s + stage.duration_s, stage.unit, "linear", begin, level, ramp_s)
+        segments.append(segment)
+        previous, start_s = segment, segment.end_s
+    return segments
+
+
+def _shape_segments(shape: Diurnal | Sawtooth | Replay, start_s: float) -> list[Segment]:
+    if isinstance(shape, Diurnal):
+        return [
+            Segment(
+                f"day-{k + 1}",
+                start_s + k * shape.period_s,
+                start_s + (k + 1) * shape.period_s,
+                shape.unit,
+                "cosine",
+                shape.low,
+                shape.high,
+            )
+            for k in range(shape.cycles)
+        ]
+    if isinstance(shape, Sawtooth):
+        return [
+            Segment(
+                f"tooth-{k + 1}",
+                start_s + k * shape.period_s,
+                start_s + (k + 1) * shape.period_s,
+                shape.unit,
+                "linear",
+                shape.low,
+                shape.high,
+                ramp_s=shape.period_s,
+            )
+            for k in range(shape.teeth)
+        ]
+    if shape.rates_rps is None:
+        raise ValueError("replay shape has no rates: load the scenario with catalogue.load_scenario")
+    rates = tuple(rate * shape.scale for rate in shape.rates_rps)
+    end_s = start_s + len(rates) * shape.interval_s
+    return [
+        Segment(
+            "replay",
+            start_s,
+            end_s,
+            "rps",
+            "rates",
+            rates[0],
+            rates[-1],
+            rates=rates,
+            interval_s=shape.interval_s,
+            interpolate=shape.interpolate,
+        )
+    ]
+
+
+_CACHE: dict[int, tuple[Scenario, tuple[Segment, ...]]] = {}
+
+
+def segments(scenario: Scenario) -> tuple[Segment, ...]:
+    """The plan as consecutive segments (cached per scenario object; scenarios are immutable)."""
+    cached = _CACHE.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    result: list[Segment] = []
+    start_s = 0.0
+    if scenario.warmup is not None:
+        warm = scenario.warmup
+        unit: Unit = "users" if warm.users is not None else "rps"
+        level = float(warm.users if warm.users is not None else warm.rps or 0.0)
+        result.append(Segment(WARMUP_STAGE, 0.0, warm.duration_s, unit, "linear", level, level))
+        start_s = warm.duration_s
+    previous = result[-1] if result else None
+    if scenario.shape is not None:
+        result += _shape_segments(scenario.shape, start_s)
+    else:
+        result += _stage_segments(scenario, start_s, previous)
+    if len(_CACHE) > 64:
+        _CACHE.clear()
+    _CACHE[id(scenario)] = (scenario, tuple(result))
+    return tuple(result)
+
+
+def total_duration_s(scenario: Scenario, time_scale: float = 1.0) -> float:
+    """Length of the whole plan in run seconds."""
+    return segments(scenario)[-1].end_s * time_scale
+
+
+def _segment_at(scenario: Scenario, t_s: float) -> Segment | None:
+    for segment in segments(scenario):
+        if t_s < segment.end_s:
+            return segment
+    return None
+
+
+def target_at(scenario: Scenario, t_s: float, time_scale: float = 1.0) -> Target | None:
+    """The target `t_s` run seconds into the load phase; None at and after the end of the plan."""
+    if time_scale <= 0:
+        raise ValueError("time_scale must be > 0")
+    t = max(0.0, t_s / time_scale)
+    segment = _segment_at(scenario, t)
+    if segment is None:
+        return None
+    level = max(0.0, segment.level_at(t))
+    if segment.unit == "users":
+        return Target(segment.name, math.floor(level + 0.5), None)
+    return Target(segment.name, None, level)
+
+
+@dataclass(frozen=True)
+class StageSpan:
+    """A named stage on [start_s, end_s) run seconds, with its unit and peak level."""
+
+    name: str
+    start_s: float
+    end_s: float
+    unit: Unit
+    peak: float
+
+
+def stage_spans(scenario: Scenario, time_scale: float = 1.0) -> list[StageSpan]:
+    """Stage boundaries in run seconds (for `load_stage` events and report phases)."""
+    return [
+        StageSpan(s.name, s.start_s * time_scale, s.end_s * time_scale, s.unit, s.peak_level)
+        for s in segments(scenario)
+    ]
+
+
+def peak_rps(scenario: Scenario) -> float:
+    """The highest planned open-model rate (0 if the scenario is closed-model only)."""
+    return max((s.peak_level for s in segments(scenario) if s.unit == "rps"), default=0.0)
+
+
+def open_pool_users(scenario: Scenario) -> int:
+    """Users the open model runs (all processes together): sized once for the peak rate.
+
+    ceil(peak_rps · concurrency_s) clamped to [min_users, max_users]; 0 for closed-only plans.
+    A constant pool avoids Locust stopping users (and their in-flight requests) as rates move.
+    """
+    peak = peak_rps(scenario)
+    if peak <= 0 and not any(s.unit == "rps" for s in segments(scenario)):
+        return 0
+    arrivals = scenario.arrivals
+    wanted = math.ceil(peak * arrivals.concurrency_s)
+    return int(max(arrivals.min_users, min(arrivals.max_users, wanted)))
+
+
+def planned_curve(scenario: Scenario, time_scale: float = 1.0, step_s: float = 1.0) -> pd.DataFrame:
+    """The plan sampled at t_s = 0, step_s, 2·step_s, ... < total (run seconds). See module doc."""
+    if time_scale <= 0 or step_s <= 0:
+        raise ValueError("time_scale and step_s must be > 0")
+    total = total_duration_s(scenario, time_scale)
+    count = max(1, math.ceil(total / step_s - 1e-9))
+    rows: dict[str, list[float | str]] = {"t_s": [], "stage": [], "users": [], "rps": []}
+    for i in range(count):
+        t_s = i * step_s
+        target = target_at(scenario, t_s, time_scale)
+        if target is None:
+            break
+        rows["t_s"].append(t_s)
+        rows["stage"].append(target.stage)
+        rows["users"].append(float(target.users) if target.users is not None else math.nan)
+        rows["rps"].append(target.rps if target.rps is not None else math.nan)
+    frame = pd.DataFrame(rows)
+    return frame.astype({"t_s": "float64", "stage": "object", "users": "float64", "rps": "float64"})
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def format_planned_table(scenario: Scenario, time_scale: float = 1.0, step_s: float = 10.0) -> str:
+    """A plain-text table of the planned curve with a bar per row (for `hpabench scenarios show`)."""
+    issues = []
+    if not time_scale > 0:
+        issues.append(SpecIssue("command line", "--time-scale", "must be > 0"))
+    if not step_s > 0:
+        issues.append(SpecIssue("command line", "--step-s", "must be > 0"))
+    if issues:
+        raise SpecError(issues)
+    curve = planned_curve(scenario, time_scale, step_s)
+    total = total_duration_s(scenario, time_scale)
+    peak_users = float(curve["users"].max()) if curve["users"].notna().any() else 0.0
+    peak = float(curve["rps"].max()) if curve["rps"].notna().any() else 0.0
+    lines = [
+        f"{scenario.name}: {scenario.description}",
+        f"duration {_clock(total)} ({total:g} s at time scale {time_scale:g}); "
+        + ", ".join(f"{s.name} {s.start_s:g}-{s.end_s:g} s" for s in stage_spans(scenario, time_scale)),
+        "",
+        f"{'t':>6} {'t_s':>8}  {'stage':<14} {'users':>7} {'rps':>9}  load",
+    ]
+    width = 40
+    for t_s, stage, users, rps in zip(
+        curve["t_s"].tolist(), curve["stage"].tolist(), curve["users"].tolist(), curve["rps"].tolist(), strict=True
+    ):
+        if not math.isnan(users):
+            cells = f"{int(users):>7d} {'-':>9}"
+            bar = "#" * (round(width * users / peak_users) if peak_users else 0)
+        else:
+            cells = f"{'-':>7} {rps:>9.1f}"
+            bar = "=" * (round(width * rps / peak) if peak else 0)
+        lines.append(f"{_clock(t_s):>6} {t_s:>8.1f}  {stage!s:<14} {cells}  {bar}")
+    lines.append(f"{_clock(total):>6} {total:>8.1f}  (end)")
+    return "\n".join(lines)
