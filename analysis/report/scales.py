@@ -70,15 +70,16 @@ def time_ticks(lo_s: float, hi_s: float, max_ticks: int = 10) -> list[float]:
     return [float(first + i * step) for i in range(int((hi_s - first) // step) + 1)]
 
 
-def format_elapsed(t_s: float) -> str:
-    """`75.0` → `1:15`, `3725` → `1:02:05`, `-5` → `-0:05`. Sub-second precision is dropped."""
+def format_elapsed(t_s: float, with_hours: bool = False) -> str:
+    """`75.0` → `1:15`, `3725` → `1:02:05`, `-5` → `-0:05`. Sub-second precision is dropped.
+    `with_hours` always writes h:mm:ss (axes of runs of an hour or more, so ticks read alike)."""
     if not math.isfinite(t_s):
         return "–"
     sign = "-" if t_s < 0 else ""
     total = round(abs(t_s))
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
-    if hours:
+    if hours or with_hours:
         return f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
     return f"{sign}{minutes}:{seconds:02d}"
 

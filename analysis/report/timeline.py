@@ -261,10 +261,13 @@ def _panel_svg(panel: Panel, xs: _XScale, markers: Sequence[Marker], index: int)
         y_px = ys(tick)
         out.append(f'<line class="grid" x1="{xs.x0_px}" x2="{xs.x1_px}" y1="{y_px:.1f}" y2="{y_px:.1f}"/>')
         out.append(f'<text class="yt" x="{xs.x0_px - 6}" y="{y_px + 4:.1f}">{esc(format_tick(tick))}</text>')
+    with_hours = max(abs(xs.t0_s), abs(xs.t1_s)) >= 3600
     for tick_s in time_ticks(xs.t0_s, xs.t1_s):
         x_px = xs(tick_s)
+        # Keep the first/last label inside the chart instead of clipped at the edge.
+        anchor = ' style="text-anchor:end"' if x_px > xs.x1_px - 20 else ""
         out.append(f'<line class="grid" x1="{x_px:.1f}" x2="{x_px:.1f}" y1="{top}" y2="{bottom}"/>')
-        out.append(f'<text class="xt" x="{x_px:.1f}" y="{h - 6}">{format_elapsed(tick_s)}</text>')
+        out.append(f'<text class="xt" x="{x_px:.1f}" y="{h - 6}"{anchor}>{format_elapsed(tick_s, with_hours)}</text>')
     for m in markers:
         x_px = xs(m.t_s)
         if xs.x0_px <= x_px <= xs.x1_px:

@@ -1,0 +1,203 @@
+"""The per-run HTML report: content, escaping, flags and status, missing data, files written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hpabench.analysis.report import render_run_report, write_run_report
+from hpabench.analysis.rundata import load_run
+
+from hpabench.errors import SpecError
+from tests.synthetic_run import make_synthetic_run
+
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_ATTR = '"><img src=x onerror=alert(2)>'
+
+
+class Doc(HTMLParser):
+    """Tags, attributes, and text of a page as a browser's tokenizer sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    @property
+    def joined(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def kpi(value: float | None, unit: str, label: str, better: str | None = "lower") -> dict[str, Any]:
+    return {"value": value, "unit": unit, "label": label, "better": better}
+
+
+def summary_for(run_id: str, **extra: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "schema_version": 1,
+        "run_id": run_id,
+        "status": "completed",
+        "scenario": "spike",
+        "variant": "baseline",
+        "target": "local",
+        "kpis": {
+            "p95_ms": kpi(812.3, "ms", "client p95 latency"),
+            "error_rate": kpi(0.0042, "ratio", "error rate"),
+            "reaction_time_s": kpi(14.2, "s", "reaction time"),
+            "replica_seconds": kpi(None, "replica·s", "replica-seconds"),
+            "lag_metrics_delay_s": kpi(9.0, "s", "metrics delay"),
+            "lag_sync_wait_s": kpi(4.0, "s", "sync wait"),
+            "lag_hold_s": kpi(0.0, "s", "stabilization hold"),
+            "lag_pod_start_to_ready_s": kpi(6.5, "s", "pod start to ready"),
+        },
+        "phases": [
+            {"name": "baseline", "start_s": 0.0, "end_s": 60.0, "kpis": {"p95_ms": kpi(31.0, "ms", "p95")}},
+            {"name": "spike", "start_s": 60.0, "end_s": 150.0, "kpis": {"p95_ms": kpi(2400.0, "ms", "p95")}},
+        ],
+        "flags": [],
+    }
+    summary.update(extra)
+    return summary
+
+
+@pytest.fixture(scope="module")
+def spike_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic_run(tmp_path_factory.mktemp("run") / "r", duration_s=300, pods_max=4, seed=5)
+
+
+def test_report_has_header_cards_timeline_and_phases(spike_run: Path) -> None:
+    run = load_run(spike_run)
+    html = render_run_report(run, summary_for(run.run_id))
+    doc = Doc(html)
+    assert html.startswith("<!DOCTYPE html>")
+    assert "spike · baseline" in doc.joined
+    assert "completed" in doc.joined and "target: local" in doc.joined
+    assert "client p95 latency 812 ms" in doc.joined  # key numbers in the header
+    assert re.search(r'card-value">812 ms<', html) and re.search(r'card-value">0.42%<', html)
+    assert "SLO 300 ms" in doc.joined  # the card is judged against the run's SLO
+    # One shared time axis: five stacked panels using the same x range.
+    panels = re.findall(r'<svg class="tl-panel"[^>]*data-t0="([^"]+)" data-t1="([^"]+)"', html)
+    assert len(panels) == 5 and len(set(panels)) == 1
+    for title in ("Load", "Latency", "Error rate", "Replicas", "CPU per pod vs request"):
+        assert f'<span class="tl-title">{title}' in html
+    assert "planned" in doc.joined and "server p95" in doc.joined and "desired (HPA)" in doc.joined
+    assert "pod ready" in doc.joined  # pod ready ticks are annotated
+    assert re.search(r"1→\d", html)  # hpa_rescale annotation on the timeline
+    assert "baseline" in doc.joined and "2,400 ms" in doc.joined  # phase table
+    assert "metrics delay" in doc.joined and "19.5 s" in doc.joined  # lag breakdown total
+    # Offline: no external resources referenced.
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_every_user_string_is_escaped(tmp_path: Path) -> None:
+    path = make_synthetic_run(
+        tmp_path / "r", duration_s=120, seed=2, scenario=HOSTILE, variant=HOSTILE_ATTR, run_id=HOSTILE
+    )
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["scenario"]["description"] = HOSTILE
+    manifest["error"] = HOSTILE
+    manifest["status"] = "failed"
+    manifest["flags"] = [HOSTILE_ATTR]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with (path / "events.jsonl").open("a") as fh:
+        fh.write(json.dumps({"ts": 1_760_000_050.0, "kind": "warning", "message": HOSTILE}) + "\n")
+        fh.write(
+            json.dumps({"ts": 1_760_000_060.0, "kind": "hpa_rescale", "from": 1, "to": 2, "reason": HOSTILE}) + "\n"
+        )
+        fh.write(json.dumps({"ts": 1_760_000_061.0, "kind": "load_stage", "name": HOSTILE_ATTR}) + "\n")
+    run = load_run(path)
+    summary = summary_for(HOSTILE, scenario=HOSTILE, variant=HOSTILE_ATTR, flags=[HOSTILE])
+    summary["kpis"][HOSTILE] = kpi(1.0, HOSTILE_ATTR, HOSTILE)
+    summary["phases"][0]["name"] = HOSTILE
+    html = render_run_report(run, summary)
+    doc = Doc(html)
+    assert "img" not in doc.tags
+    assert doc.tags.count("script") == 2  # the timeline's JSON data and the hover script
+    assert not [a for a in doc.attributes if a.startswith("on")]
+    assert HOSTILE in doc.joined  # shown as text, literally
+    assert "alert(1)</script>" not in html.replace("<\\/script>", "")
+
+
+def test_interrupted_run_is_marked_and_partial(tmp_path: Path) -> None:
+    run = load_run(make_synthetic_run(tmp_path / "r", duration_s=300, seed=1, interrupted=True))
+    html = render_run_report(run, summary_for(run.run_id, status="interrupted"))
+    doc = Doc(html)
+    assert 'class="badge warn">INTERRUPTED<' in html
+    assert "Run INTERRUPTED" in doc.joined
+    assert "ran 1:45 of 5:00 planned" in doc.joined
+    assert "interrupted by the user" in doc.joined
+
+
+def test_flags_are_prominent(tmp_path: Path) -> None:
+    path = make_synthetic_run(tmp_path / "r", duration_s=120, seed=1, generator_overloaded=True)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["host"]["cgroups_enforced"] = False
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    run = load_run(path)
+    html = render_run_report(run, summary_for(run.run_id, flags=["generator_overloaded", "generator_behind"]))
+    banner = re.search(r'<div class="banner bad"><strong>Flags.*?</div>', html)
+    assert banner is not None
+    text = Doc(banner.group(0)).joined
+    assert "Load generator overloaded" in text and "(first at 0:36)" in text
+    assert "fell behind the intended arrival rate" in text
+    assert "limits were not enforced" in text
+    # The banner comes before the KPIs: it must be read first.
+    assert html.index("Flags — read before") < html.index("Key performance indicators")
+
+
+def test_missing_data_renders_no_data_instead_of_crashing(tmp_path: Path) -> None:
+    path = make_synthetic_run(tmp_path / "r", duration_s=60, seed=1, with_prom=False)
+    for name in ("client_stats.parquet", "load.parquet", "hpa.parquet"):
+        (path / "data" / name).unlink()
+    run = load_run(path)
+    html = render_run_report(run, {"kpis": {"p95_ms": kpi(None, "ms", "client p95 latency")}})
+    doc = Doc(html)
+    assert "client p95 latency –" in doc.joined
+    assert html.count(">no data<") == 2  # latency and errors: nothing recorded (load has the plan)
+    assert "no per-pod CPU data" in doc.joined
+    assert "data/client_stats missing" in doc.joined  # the loader's notes are shown
+    assert "No phases in the summary." in doc.joined
+    assert "no scale-up in this run" in doc.joined
+
+
+def test_a_directory_with_only_a_manifest_renders(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"run_id": "x", "status": "failed", "error": "deploy failed"}))
+    run = load_run(tmp_path)
+    html = render_run_report(run, {})
+    assert "Run FAILED" in html and "deploy failed" in html
+    assert "No KPIs in the summary." in html
+
+
+def test_write_run_report_uses_summary_json(spike_run: Path, tmp_path: Path) -> None:
+    path = tmp_path / "copy"
+    shutil.copytree(spike_run, path)
+    (path / "summary.json").write_text(json.dumps(summary_for("copy", variant="from-summary-json")))
+    out = write_run_report(path)
+    assert out == path / "report.html"
+    assert "spike · from-summary-json" in Doc(out.read_text()).joined
+    assert not list(path.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_write_run_report_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        write_run_report(tmp_path / "nope")
+    with pytest.raises(SpecError, match="not a run directory"):
+        write_run_report(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "summary.json").write_text("{not json")
+    with pytest.raises(SpecError, match=r"summary\.json: cannot be read as JSON"):
+        write_run_report(tmp_path)
