@@ -8,6 +8,7 @@ finally); each app is started exactly as the local target starts it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import shutil
@@ -114,6 +115,13 @@ def _as_postgres() -> dict[str, object]:
 def backends() -> Iterator[Backends]:
     if not (PG_BIN / "postgres").exists() or shutil.which("redis-server") is None:
         pytest.fail("PostgreSQL 15 and redis-server are required (apt-get install -y postgresql redis-server)")
+    with backend_servers() as servers:
+        yield servers
+
+
+@contextlib.contextmanager
+def backend_servers() -> Iterator[Backends]:
+    """A fresh PostgreSQL (database `hpabench`) and Redis in a temp dir, removed on exit."""
     tmp = Path(tempfile.mkdtemp(prefix="hpabench-apptest-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:

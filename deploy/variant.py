@@ -1,0 +1,268 @@
+"""Variants: a small YAML of typed knobs over the base manifests, plus RFC 6902 patches.
+
+Contract: `load_variant(path)` returns a validated `Variant` or raises `SpecError` whose issues
+name the file and the field path (`hpa.behavior.scaleUp.policies.0.periodSeconds`); every problem
+is reported at once. `default_variant()` is the built-in `baseline` (no knob set). A knob left
+unset (None) keeps the base manifests' value; `deploy.render` applies the knobs, then the patches.
+
+Knobs and where they land (render.py does the landing):
+
+- `web.resources.{requests,limits}.{cpu,memory}` (Kubernetes quantities) → the web container.
+- `web.replicas` → Deployment `spec.replicas` (the starting point; the HPA then takes over).
+- `web.concurrency` → uvicorn `--limit-concurrency` (container args) and, unless
+  `web.db_pool_max` is set, `DB_POOL_MAX` in the ConfigMap.
+- `web.cache_ttl_s`, `web.work_cost` → `CACHE_TTL_S`, `WORK_DEFAULT_COST` in the ConfigMap.
+- `hpa.enabled: false` removes the HPA (fixed replicas); `min_replicas`, `max_replicas`,
+  `target_cpu_utilization` (percent of the CPU request), extra `metrics` (autoscaling/v2
+  MetricSpec list, appended) and `behavior` (autoscaling/v2, passed through verbatim).
+- `networking.session_affinity` → Service `sessionAffinity`; `lb_algorithm` and
+  `max_conn_per_pod` → Service annotations `hpabench.io/lb-algorithm`,
+  `hpabench.io/max-conn-per-pod` (the local target's HAProxy honours them).
+- `controller` → the local HPA controller (`HpaSettings`, upstream defaults); `slo` → the gate.
+- `extras.networkpolicy`, `extras.pdb` → add `deploy/k8s/optional/` objects.
+- `patches` → one RFC 6902 operation each, on one object chosen by `kind` + `name`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from hpabench.deploy.hpa.quantity import parse_quantity
+from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
+from hpabench.deploy.hpa.validate import api_problems
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from hpabench.errors import SpecError, SpecIssue
+from hpabench.specio import StrictModel, read_yaml, validate_data
+
+BUILTIN_SOURCE = "<built-in baseline variant>"
+LB_ALGORITHMS = ("roundrobin", "leastconn", "random")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def cpu_millicores(quantity: str) -> int:
+    """CPU quantity → millicores, rounded up like the API server ("250m" → 250, "0.5" → 500)."""
+    return parse_quantity(quantity).milli
+
+
+def memory_bytes(quantity: str) -> int:
+    """Memory quantity → bytes, rounded up ("128Mi" → 134217728)."""
+    return -(-parse_quantity(quantity).milli // 1000)
+
+
+class ResourceList(StrictModel):
+    """`cpu` / `memory` as Kubernetes quantities ("250m", "0.5", "128Mi"); numbers are accepted."""
+
+    cpu: str | None = None
+    memory: str | None = None
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def _quantity(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError("must be a Kubernetes quantity such as 250m, 0.5, 128Mi")
+        parsed = parse_quantity(value)  # ValueError names the problem
+        if parsed.value <= 0:
+            raise ValueError("must be positive")
+        return parsed.text
+
+
+class Resources(StrictModel):
+    requests: ResourceList | None = None
+    limits: ResourceList | None = None
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        if self.requests is None or self.limits is None:
+            return self
+        if (
+            self.requests.cpu
+            and self.limits.cpu
+            and cpu_millicores(self.requests.cpu) > cpu_millicores(self.limits.cpu)
+        ):
+            raise ValueError(f"requests.cpu {self.requests.cpu} exceeds limits.cpu {self.limits.cpu}")
+        if (
+            self.requests.memory
+            and self.limits.memory
+            and memory_bytes(self.requests.memory) > memory_bytes(self.limits.memory)
+        ):
+            raise ValueError(f"requests.memory {self.requests.memory} exceeds limits.memory {self.limits.memory}")
+        return self
+
+
+class WebKnobs(StrictModel):
+    """The web tier. Unset knobs keep the base manifests' values."""
+
+    resources: Resources | None = None
+    replicas: int | None = Field(default=None, ge=1, le=1000)
+    concurrency: int | None = Field(default=None, ge=1, le=10_000)
+    db_pool_max: int | None = Field(default=None, ge=1, le=1000)
+    cache_ttl_s: int | None = Field(default=None, ge=1, le=86_400)
+    work_cost: int | None = Field(default=None, ge=0, le=2_000_000)
+
+
+class HpaKnobs(StrictModel):
+    """The web HPA (autoscaling/v2). `metrics` and `behavior` use the manifest's camelCase."""
+
+    enabled: bool = True
+    min_replicas: int | None = Field(default=None, ge=1, le=1000)
+    max_replicas: int | None = Field(default=None, ge=1, le=1000)
+    target_cpu_utilization: int | None = Field(default=None, ge=1, le=1000)
+    metrics: list[MetricSpec] | None = None
+    behavior: Behavior | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HpaKnobs:
+        if not self.enabled:
+            set_knobs = sorted(name for name in self.model_fields_set if name != "enabled")
+            if set_knobs:
+                raise ValueError(f"{', '.join(set_knobs)} set while enabled is false")
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}")
+        return self
+
+    def metrics_manifest(self) -> list[dict[str, Any]]:
+        """The extra metrics as manifest data (camelCase, unset fields omitted)."""
+        return [m.model_dump(by_alias=True, exclude_none=True, mode="json") for m in self.metrics or []]
+
+    def behavior_manifest(self) -> dict[str, Any] | None:
+        """The behavior as manifest data, exactly the fields the variant set."""
+        if self.behavior is None:
+            return None
+        return self.behavior.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class Networking(StrictModel):
+    session_affinity: Literal["None", "ClientIP"] | None = None
+    lb_algorithm: Literal["roundrobin", "leastconn", "random"] | None = None
+    max_conn_per_pod: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Slo(StrictModel):
+    """Service-level objective the gate checks: client p95 latency (ms) and error ratio (0..1)."""
+
+    p95_ms: float = Field(default=500.0, gt=0)
+    error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class Extras(StrictModel):
+    """Optional objects from `deploy/k8s/optional/`, off by default."""
+
+    networkpolicy: bool = False
+    pdb: bool = False
+
+
+class Patch(StrictModel):
+    """One RFC 6902 operation applied to the object `kind`/`name` after the knobs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    op: Literal["add", "remove", "replace", "move", "copy", "test"]
+    path: str
+    value: Any = None
+    from_: str | None = Field(default=None, alias="from")
+
+    @field_validator("path", "from_")
+    @classmethod
+    def _pointer(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not value.startswith("/"):
+            raise ValueError("must be a JSON pointer starting with '/' (e.g. /spec/replicas)")
+        return value
+
+    @model_validator(mode="after")
+    def _operands(self) -> Patch:
+        if self.op in ("add", "replace", "test") and "value" not in self.model_fields_set:
+            raise ValueError(f"a {self.op} operation needs a value")
+        if self.op in ("move", "copy") and self.from_ is None:
+            raise ValueError(f"a {self.op} operation needs from")
+        return self
+
+    def operation(self) -> dict[str, Any]:
+        """The operation as RFC 6902 data."""
+        op: dict[str, Any] = {"op": self.op, "path": self.path}
+        if self.op in ("add", "replace", "test"):
+            op["value"] = self.value
+        if self.from_ is not None:
+            op["from"] = self.from_
+        return op
+
+
+class Variant(StrictModel):
+    """A named set of knobs; see the module docstring. `source_file` is where it was read from."""
+
+    name: str
+    description: str = ""
+    web: WebKnobs = Field(default_factory=WebKnobs)
+    hpa: HpaKnobs = Field(default_factory=HpaKnobs)
+    networking: Networking = Field(default_factory=Networking)
+    controller: HpaSettings = Field(default_factory=HpaSettings)
+    slo: Slo = Field(default_factory=Slo)
+    extras: Extras = Field(default_factory=Extras)
+    patches: list[Patch] = Field(default_factory=list)
+
+    _source_file: str = PrivateAttr(default=BUILTIN_SOURCE)
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if len(value) > 63 or not _NAME.match(value):
+            raise ValueError("must be lower-case letters, digits and '-', at most 63 (it labels objects and runs)")
+        return value
+
+    @property
+    def source_file(self) -> str:
+        """The file this variant came from (for error messages), or BUILTIN_SOURCE."""
+        return self._source_file
+
+    def with_source(self, file: str) -> Variant:
+        """This variant, remembering `file` as its source."""
+        self._source_file = file
+        return self
+
+
+def hpa_api_issues(variant: Variant, file: str) -> list[SpecIssue]:
+    """What the API server would refuse in `hpa.metrics` / `hpa.behavior` (bounds, one source per
+    metric, target kinds), as issues on the variant's own field paths."""
+    knobs = variant.hpa
+    if knobs.metrics is None and knobs.behavior is None:
+        return []
+    probe: dict[str, Any] = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "variant"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 1},
+    }
+    if knobs.metrics is not None:
+        probe["spec"]["metrics"] = knobs.metrics_manifest()
+    if knobs.behavior is not None:
+        probe["spec"]["behavior"] = knobs.behavior_manifest()
+    try:
+        model = HorizontalPodAutoscaler.model_validate(probe)
+    except ValidationError as exc:  # cannot happen for data that came from the same models
+        return [SpecIssue(file, "hpa", f"not a valid autoscaling/v2 shape: {exc.error_count()} error(s)")]
+    issues = []
+    for path, message in api_problems(model):
+        issues.append(SpecIssue(file, "hpa." + path.removeprefix("spec."), message))
+    return issues
+
+
+def load_variant(path: str | Path) -> Variant:
+    """Read and validate a variant file; raises SpecError listing every problem with its path."""
+    file = str(path)
+    variant = validate_data(Variant, read_yaml(path), file)
+    issues = hpa_api_issues(variant, file)
+    if issues:
+        raise SpecError(issues)
+    return variant.with_source(file)
+
+
+def default_variant() -> Variant:
+    """The built-in `baseline`: the base manifests unchanged, upstream controller defaults."""
+    return Variant(name="baseline", description="The base manifests as they are.")
