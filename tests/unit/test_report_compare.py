@@ -1,0 +1,179 @@
+"""The comparison HTML report, built from a hand-made `Comparison` (the statistics are tested
+with analysis/compare; here only what the page shows from them)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hpabench.analysis.compare import Comparison, Difference, Group, GroupStats, KpiRow, RunRef
+from hpabench.analysis.report import render_compare_report, write_compare_report
+
+from hpabench.errors import SpecError
+
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_ATTR = '"><img src=x onerror=alert(2)>'
+
+
+class Doc(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    @property
+    def joined(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def timeline(duration_s: int, replicas_peak: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(float(duration_s))
+    spike = (t >= 60) & (t < 150)
+    return pd.DataFrame(
+        {
+            "t_s": t,
+            "planned": np.where(spike, 400.0, 50.0),
+            "achieved_rps": np.where(spike, 390.0, 50.0) + rng.normal(0, 3, t.size),
+            "p50_ms": np.full(t.size, 5.0),
+            "p95_ms": np.where(spike, 600.0, 20.0),
+            "p99_ms": np.where(spike, 900.0, 40.0),
+            "error_ratio": np.where(spike, 0.02, 0.0),
+            "ready_replicas": np.where(t >= 80, replicas_peak, 1.0),
+            "desired_replicas": np.where(t >= 70, replicas_peak, 1.0),
+        }
+    )
+
+
+def stats(*values: float) -> GroupStats:
+    arr = np.asarray(values)
+    stdev = float(arr.std(ddof=1)) if arr.size > 1 else None
+    return GroupStats(arr.size, float(arr.mean()), float(np.median(arr)), stdev, arr.min(), arr.max(), values)
+
+
+def make_comparison(variant_b: str = "fast-scale", run_id: str = "b-1") -> Comparison:
+    ref_key, b_key = "spike/baseline", f"spike/{variant_b}"
+
+    def ref(run: str, variant: str, seed: int, peak: float, status: str = "completed") -> RunRef:
+        flags = ("generator_overloaded",) if seed == 3 else ()
+        return RunRef(run, Path(run), "spike", variant, status, flags, {}, timeline(300, peak, seed))
+
+    groups = (
+        Group(ref_key, "spike", "baseline", (ref("a-1", "baseline", 1, 4), ref("a-2", "baseline", 2, 4))),
+        Group(b_key, "spike", variant_b, (ref(run_id, variant_b, 3, 6), ref("b-2", variant_b, 4, 6, "interrupted"))),
+    )
+    rows = (
+        KpiRow(
+            "p95_ms",
+            "client p95 latency",
+            "ms",
+            "lower",
+            {ref_key: stats(800, 850), b_key: stats(400, 420)},
+            b_key,
+            True,
+            (Difference("p95_ms", b_key, ref_key, "mean", -415.0, -0.503, -480.0, -350.0, 0.95, True, True, 2, 2),),
+        ),
+        KpiRow(
+            "error_rate",
+            "error rate",
+            "ratio",
+            "lower",
+            {ref_key: stats(0.03, 0.035), b_key: stats(0.02, 0.04)},
+            b_key,
+            False,
+            (Difference("error_rate", b_key, ref_key, "mean", -0.0025, -0.077, -0.02, 0.015, 0.95, False, True, 2, 2),),
+        ),
+        KpiRow(
+            "replica_seconds",
+            "replica-seconds",
+            "replica·s",
+            None,
+            {ref_key: stats(700, 720), b_key: GroupStats(0, None, None, None, None, None, ())},
+            None,
+            False,
+            (Difference("replica_seconds", b_key, ref_key, "mean", None, None, None, None, 0.95, False, None, 0, 2),),
+        ),
+    )
+    return Comparison(
+        groups=groups,
+        reference=ref_key,
+        rows=rows,
+        phase_rows={"spike": rows[:1]},
+        verdict=f"{variant_b} halves p95. Error rate: no significant difference.",
+        verdict_lines=(f"{variant_b} halves p95 (significant).", "Error rate: no significant difference (noise)."),
+        warnings=("b-2 was interrupted",),
+    )
+
+
+def test_kpi_table_shows_winner_ci_and_significance() -> None:
+    html = render_compare_report(make_comparison())
+    doc = Doc(html)
+    p95_row = re.search(r"<tr><td>client p95 latency.*?</tr>", html)
+    assert p95_row is not None
+    row = p95_row.group(0)
+    assert '<td class="win">' in row and ">410 ms" in row and "winner" in row
+    assert "−415 ms" in row and "(−50%)" in row and "95% CI [-480 … -350]" in row
+    assert "✔ significant, better" in row
+    errors_row = re.search(r"<tr><td>error rate.*?</tr>", html)
+    assert errors_row is not None
+    assert "best, not significant" in errors_row.group(0) and "not significant" in errors_row.group(0)
+    assert "3.25%" in errors_row.group(0) and "± 0.354 pp" in errors_row.group(0)
+    assert "−0.25 pp" in errors_row.group(0)  # a ratio difference is shown in percentage points
+    informational = re.search(r"<tr><td>replica-seconds.*?</tr>", html)
+    assert informational is not None and 'class="win"' not in informational.group(0)
+    assert "halves p95 (significant)." in doc.joined  # the verdict
+    assert "spike/baseline (reference)" in doc.joined
+
+
+def test_overlaid_timelines_have_one_line_per_run_on_one_axis() -> None:
+    html = render_compare_report(make_comparison())
+    panels = re.findall(r'<svg class="tl-panel"[^>]*data-t0="([^"]+)" data-t1="([^"]+)"', html)
+    assert len(panels) == 4 and len(set(panels)) == 1
+    achieved = html.split('<svg class="tl-panel" data-panel="0"')[1].split('<svg class="tl-panel" data-panel="1"')[0]
+    assert achieved.count('<path class="ln"') == 5  # four runs + the planned curve
+    # One legend entry per group, not per run.
+    legend = html.split('<div class="tl-head">')[1].split("</div>")[0]
+    assert legend.count("spike/baseline") == 1 and legend.count("spike/fast-scale") == 1
+
+
+def test_warnings_flags_and_partial_runs_are_listed() -> None:
+    text = Doc(render_compare_report(make_comparison())).joined
+    assert "b-2 was interrupted" in text
+    assert "b-1: Load generator overloaded" in text
+    assert "b-2: status interrupted" in text
+
+
+def test_comparison_escapes_user_strings() -> None:
+    comparison = make_comparison(variant_b=HOSTILE_ATTR, run_id=HOSTILE)
+    html = render_compare_report(comparison)
+    doc = Doc(html)
+    assert "img" not in doc.tags
+    assert doc.tags.count("script") == 2
+    assert not [a for a in doc.attributes if a.startswith("on")]
+    assert HOSTILE in doc.joined and HOSTILE_ATTR in doc.joined
+
+
+def test_an_empty_comparison_renders() -> None:
+    empty = Comparison(groups=(), reference="", rows=(), phase_rows={}, verdict="", verdict_lines=())
+    html = render_compare_report(empty)
+    assert "No KPIs to compare." in html and "No verdict." in html
+    assert html.count(">no data<") == 4
+
+
+def test_write_compare_report_rejects_a_non_run(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        write_compare_report([tmp_path / "missing"], tmp_path / "out.html")
+    assert not (tmp_path / "out.html").exists()
