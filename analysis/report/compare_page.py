@@ -195,6 +195,10 @@ def _planned_series(comparison: Comparison) -> list[Series]:
     planned = _column(first.timeline, "planned")
     if not planned.size or not np.isfinite(planned).any():
         return []
+    # `planned` is in users for closed-model scenarios: not drawable on a req/s axis.
+    unit = first.timeline.attrs.get("planned_unit")
+    if unit == "users" or (unit is None and not np.isfinite(_column(first.timeline, "intended_rps")).any()):
+        return []
     return [Series("planned (reference)", _column(first.timeline, "t_s"), planned, "#6b7280", dash="6 4", step=True)]
 
 

@@ -43,10 +43,11 @@ def timeline(duration_s: int, replicas_peak: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     t = np.arange(float(duration_s))
     spike = (t >= 60) & (t < 150)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "t_s": t,
             "planned": np.where(spike, 400.0, 50.0),
+            "intended_rps": np.where(spike, 400.0, 50.0),
             "achieved_rps": np.where(spike, 390.0, 50.0) + rng.normal(0, 3, t.size),
             "p50_ms": np.full(t.size, 5.0),
             "p95_ms": np.where(spike, 600.0, 20.0),
@@ -56,6 +57,8 @@ def timeline(duration_s: int, replicas_peak: float, seed: int) -> pd.DataFrame:
             "desired_replicas": np.where(t >= 70, replicas_peak, 1.0),
         }
     )
+    frame.attrs["planned_unit"] = "rps"
+    return frame
 
 
 def stats(*values: float) -> GroupStats:
@@ -147,6 +150,15 @@ def test_overlaid_timelines_have_one_line_per_run_on_one_axis() -> None:
     # One legend entry per group, not per run.
     legend = html.split('<div class="tl-head">')[1].split("</div>")[0]
     assert legend.count("spike/baseline") == 1 and legend.count("spike/fast-scale") == 1
+
+
+def test_planned_users_are_not_drawn_on_the_request_rate_axis() -> None:
+    comparison = make_comparison()
+    for group in comparison.groups:
+        for run in group.runs:
+            run.timeline.attrs["planned_unit"] = "users"
+    html = render_compare_report(comparison)
+    assert "planned (reference)" not in html
 
 
 def test_warnings_flags_and_partial_runs_are_listed() -> None:
