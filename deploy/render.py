@@ -119,8 +119,9 @@ class _Renderer:
         if deployment is None:
             return None
         for container in deployment["spec"]["template"]["spec"].get("containers", []):
-            if container.get("name") == WEB_CONTAINER:
-                return container
+            if isinstance(container, dict) and container.get("name") == WEB_CONTAINER:
+                found: dict[str, Any] = container
+                return found
         self.issue(knob, f"Deployment web has no container named {WEB_CONTAINER!r}")
         return None
 
@@ -364,9 +365,17 @@ def _pointer_problem(doc: Any, pointer: str, must_exist: bool) -> str | None:
                 return None
             node = node[int(token)]
         else:
-            return f"{here}: {walked or '/'} is a {type(node).__name__}, not an object or list"
+            return f"{here}: {walked or '/'} is a {_json_type(node)}, not an object or list"
         walked = here
     return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "null"
 
 
 def _with_option(args: list[Any], option: str, value: int) -> list[str]:

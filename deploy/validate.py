@@ -85,7 +85,9 @@ def object_label(obj: Any) -> str:
     """`Kind/name` of an object, tolerant of malformed ones."""
     if not isinstance(obj, dict):
         return "?/?"
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     return f"{obj.get('kind') or '?'}/{meta.get('name') or '?'}"
 
 
@@ -260,6 +262,8 @@ class _Semantics:
 
     def scale_target(self, hpa: dict[str, Any], spec: dict[str, Any]) -> None:
         ref = spec.get("scaleTargetRef") or {}
+        if not ref.get("kind") or not ref.get("name"):
+            return  # a missing reference is a schema error, reported there
         target = self.by_key.get((ref.get("kind"), ref.get("name")))
         if target is None:
             self.add(hpa, "spec.scaleTargetRef", f"no {ref.get('kind')} named {ref.get('name')!r} to scale")

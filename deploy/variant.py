@@ -45,12 +45,12 @@ _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 def cpu_millicores(quantity: str) -> int:
     """CPU quantity → millicores, rounded up like the API server ("250m" → 250, "0.5" → 500)."""
-    return parse_quantity(quantity).milli
+    return int(parse_quantity(quantity).milli)
 
 
 def memory_bytes(quantity: str) -> int:
     """Memory quantity → bytes, rounded up ("128Mi" → 134217728)."""
-    return -(-parse_quantity(quantity).milli // 1000)
+    return -(-int(parse_quantity(quantity).milli) // 1000)
 
 
 class ResourceList(StrictModel):
@@ -134,7 +134,8 @@ class HpaKnobs(StrictModel):
         """The behavior as manifest data, exactly the fields the variant set."""
         if self.behavior is None:
             return None
-        return self.behavior.model_dump(by_alias=True, exclude_none=True, mode="json")
+        dumped: dict[str, Any] = self.behavior.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return dumped
 
 
 class Networking(StrictModel):

@@ -152,7 +152,7 @@ class Store:
             log.warning("cache read failed, reading the database: %s", exc)
             return await self._read_item(item_id), "error"
         if cached is not None:
-            return bytes(cached), "hit"
+            return (cached if isinstance(cached, bytes) else str(cached).encode()), "hit"
         body = await self._read_item(item_id)
         if body is not None:
             try:
