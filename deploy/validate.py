@@ -2,7 +2,7 @@
 
 Contract: `validate_objects(objects, k8s_version, source)` returns every problem as a
 `SpecIssue(source, "<Kind>/<name>: <dotted.path>", message)`; an empty list means valid. It never
-raises for bad objects, only for a bad `k8s_version` (HpabenchError naming the supported ones)
+raises for bad objects, only for a bad `k8s_version` (SpecError, exit 2, naming the supported ones)
 or a missing `kubernetes-validate` package (HpabenchError with the install command).
 
 1. Schema: the strict JSON schemas (unknown fields refused) that the `kubernetes-validate`
@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from hpabench.errors import HpabenchError, SpecIssue
+from hpabench.errors import HpabenchError, SpecError, SpecIssue
 
 SUPPORTED_K8S_VERSIONS = ("1.31", "1.33", "1.35")
 
@@ -48,12 +48,15 @@ def _schema_dir(k8s_version: str) -> Any:
     if version.count(".") > 1:
         version = ".".join(version.split(".")[:2])
     folder = _schema_root() / f"v{version}.0-local-strict"
-    if version not in SUPPORTED_K8S_VERSIONS or not folder.is_dir():
+    supported = ", ".join(SUPPORTED_K8S_VERSIONS)
+    if version not in SUPPORTED_K8S_VERSIONS:
+        raise SpecError(
+            [], headline=f"Kubernetes {k8s_version} is not supported for validation (supported: {supported})"
+        )
+    if not folder.is_dir():
         raise HpabenchError(
-            f"Kubernetes {k8s_version} is not supported for validation "
-            f"(supported: {', '.join(SUPPORTED_K8S_VERSIONS)}"
-            + ("" if folder.is_dir() else "; the installed kubernetes-validate has no schemas for it: upgrade it")
-            + ")"
+            f"the installed kubernetes-validate ships no schemas for Kubernetes {version}: "
+            "upgrade it (pip install -U kubernetes-validate)"
         )
     return folder
 

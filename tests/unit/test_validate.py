@@ -10,7 +10,7 @@ import pytest
 from hpabench.deploy.render import find, render, render_objects
 from hpabench.deploy.validate import SUPPORTED_K8S_VERSIONS, semantic_issues, validate_objects
 
-from hpabench.errors import HpabenchError
+from hpabench.errors import SpecError
 
 VARIANTS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "variants").glob("*.yaml"))
 
@@ -125,7 +125,7 @@ def test_pdb_and_networkpolicy_must_select_pods() -> None:
 
 @pytest.mark.parametrize("version", ["1.12", "2.0", "banana"])
 def test_unsupported_versions_are_refused_clearly(version: str) -> None:
-    with pytest.raises(HpabenchError, match="is not supported for validation \\(supported: "):
+    with pytest.raises(SpecError, match="is not supported for validation \\(supported: "):
         validate_objects(render(), version, "x")
 
 
