@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 CLIENT_COLUMNS = (
@@ -344,3 +346,10 @@ def prom_frame(run: RunData, name: str, *labels: str) -> pd.DataFrame:
     if frame is not None:
         return frame
     return empty_frame((*PROM_COLUMNS, "t_s", *labels))
+
+
+def numeric(frame: pd.DataFrame, column: str) -> npt.NDArray[np.float64]:
+    """`frame[column]` as a float array (non-numbers → NaN); all NaN when the column is absent."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return np.asarray(pd.to_numeric(frame[column], errors="coerce"), dtype=float)

@@ -274,12 +274,14 @@ def make_synthetic_run(
     users = 0.0
     next_sync = 3.0
     prev_stage = ""
-    for row in planned.itertuples(index=False):
-        t = float(row.t_s)
+    for t, stage, offered_target in zip(
+        planned["t_s"].astype(float).tolist(),
+        planned["stage"].astype(str).tolist(),
+        planned["level"].astype(float).tolist(),
+        strict=True,
+    ):
         if t >= end_t:
             break
-        stage = str(row.stage)
-        offered_target = float(row.level)
         if stage != prev_stage:
             key = "users" if closed_model else "rps"
             level = offered_target / 10.0 if closed_model else offered_target
@@ -324,7 +326,8 @@ def make_synthetic_run(
         client_rows.append(_client_row(t, "ALL", np.concatenate(all_samples), all_failures))
         if closed_model:
             users = offered_target / 10.0
-        achieved_rps = served / resolution_s
+        # The generator sends what was intended (responses may come late): achieved ≈ offered.
+        achieved_rps = offered / resolution_s * float(rng.uniform(0.985, 1.0))
         cpu_max = 0.35 + 0.3 * offered / max(peak, 1.0) + (0.3 if generator_overloaded and stage == "spike" else 0)
         load_rows.append(
             {
