@@ -37,8 +37,8 @@ FLAG_TEXT = {
     "the system received less load than planned.",
     "cgroups_not_enforced": "CPU/memory limits were not enforced (no usable cgroups): pods were not "
     "throttled, so CPU use and scaling differ from a real cluster.",
-    "interrupted": "The run was interrupted: data is partial.",
 }
+STATUS_FLAGS = {"interrupted", "failed"}
 BAD_FLAGS = {"generator_overloaded", "generator_behind", "cgroups_not_enforced"}
 LOG_EVENT_KINDS = (
     "warning",
@@ -105,16 +105,14 @@ def _header(run: RunData, summary: Mapping[str, Any]) -> str:
 def _key_numbers(run: RunData, summary: Mapping[str, Any]) -> str:
     """One line of the numbers people quote: p95, errors, peak ready replicas, requests."""
     parts = []
-    for name in ("p95_ms", "error_rate", "reaction_time_s", "time_to_ready_capacity_s"):
+    for name in ("p95_ms", "error_rate", "slo_violation_pct", "scale_up_ready_s"):
         entry = summaryview.kpis(summary).get(name)
         if entry is not None:
             parts.append(f"{esc(summaryview.label_of(name, entry))} <b>{summaryview.display(entry)}</b>")
-    ready = run.prom.get("ready_replicas")
-    if ready is not None and not ready.empty and ready["value"].notna().any():
-        parts.append(f"peak ready replicas <b>{format_number(float(ready['value'].max()))}</b>")
-    everything = run_series.client_all(run)
-    if not everything.empty:
-        parts.append(f"requests <b>{format_number(float(everything['requests'].sum()))}</b>")
+    for name, label in (("max_replicas", "max web pods"), ("requests", "requests")):
+        value = summaryview.kpi_value(summary, name)
+        if value is not None:
+            parts.append(f"{esc(label)} <b>{format_number(value)}</b>")
     return f'<p class="keynums">{" · ".join(parts)}</p>' if parts else ""
 
 
@@ -133,7 +131,8 @@ def _status_banner(run: RunData) -> str:
 
 
 def _flags_banner(run: RunData, summary: Mapping[str, Any]) -> str:
-    flags = run_flags(run, summary)
+    # `interrupted`/`failed` are flags too, but the status banner already says so.
+    flags = [f for f in run_flags(run, summary) if f not in STATUS_FLAGS]
     if not flags:
         return ""
     lines = []
@@ -147,12 +146,29 @@ def _flags_banner(run: RunData, summary: Mapping[str, Any]) -> str:
     return banner(level, "Flags — read before trusting the numbers", lines)
 
 
-def _notes_banner(run: RunData) -> str:
-    return banner("warn", "Missing or unreadable data", list(run.notes)) if run.notes else ""
+def _slo(run: RunData, summary: Mapping[str, Any]) -> dict[str, float]:
+    """The SLO the KPIs were judged against: the summary's (it may hold defaults), else the run's."""
+    raw = summary.get("slo")
+    if isinstance(raw, Mapping):
+        slo = {str(k): v for k, v in ((k, summaryview.number(v)) for k, v in raw.items()) if v is not None}
+        if slo:
+            return slo
+    return run.slo
 
 
-def _details(run: RunData) -> str:
+def _notes_banner(run: RunData, summary: Mapping[str, Any]) -> str:
+    notes = list(run.notes)
+    extra = summary.get("notes")
+    if isinstance(extra, list):
+        notes += [str(n) for n in extra if str(n) not in notes]
+    return banner("warn", "Missing or unreadable data", notes) if notes else ""
+
+
+def _details(run: RunData, summary: Mapping[str, Any]) -> str:
     parts = []
+    pods = summaryview.pods_table(summary)
+    if pods:
+        parts.append("<h3>Web pods</h3>" + pods)
     scenario = run.manifest.get("scenario")
     stages = scenario.get("stages") if isinstance(scenario, Mapping) else None
     if isinstance(stages, list) and stages:
@@ -186,13 +202,14 @@ def _event_text(event: Mapping[str, Any]) -> str:
 def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
     """The whole report page for one run (see the module docstring)."""
     lo_s, hi_s = run_series.time_range(run)
-    timeline = render_timeline(run_series.run_panels(run), lo_s, hi_s, run_series.markers(run))
+    slo = _slo(run, summary)
+    timeline = render_timeline(run_series.run_panels(run, slo), lo_s, hi_s, run_series.markers(run))
     body = [
         _header(run, summary),
         _status_banner(run),
         _flags_banner(run, summary),
-        _notes_banner(run),
-        section("Key performance indicators", summaryview.headline_cards(summary, run.slo)),
+        _notes_banner(run, summary),
+        section("Key performance indicators", summaryview.headline_cards(summary, slo)),
         section(
             "Timeline",
             timeline,
@@ -200,10 +217,17 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
             "rescale decisions (▲ up, ▼ down); ▲ at the bottom of Replicas: a pod became ready. "
             "Lines are drawn from min/max per pixel; the numbers above are computed from full data.",
         ),
-        section("Scale-up lag breakdown", lag.render_lag_section(run, summary)),
+        section(
+            "Scaling response and lag breakdown",
+            lag.render_lag_section(summary),
+            "For each load change: where the time from the change to ready capacity went. Reaction = "
+            "first HPA decision in the change's direction; ready capacity = ready replicas reach the "
+            "desired count; settled = replicas stop changing.",
+        ),
         section("Phases", summaryview.phase_table(summary)),
+        section("Routes (client side)", summaryview.routes_table(summary)) if summary.get("routes") else "",
         section("All KPIs", f"<details><summary>show all</summary>{summaryview.all_kpis_table(summary)}</details>"),
-        _details(run),
+        _details(run, summary),
         footer(f"hpabench report · run {run.run_id}"),
     ]
     title = f"hpabench · {summary.get('scenario') or run.scenario_name} · {summary.get('variant') or run.variant_name}"

@@ -8,8 +8,7 @@ empty Series (the panel then says "no data"); nothing here raises on missing col
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.timeline import HLine, Marker, Panel, Series, Tick
 from hpabench.analysis.rundata import RunData
+from hpabench.analysis.timeline import grid, ready_replicas
 
 PLANNED = "#6b7280"
 ACHIEVED = "#2563eb"
@@ -119,7 +119,7 @@ def load_panels(run: RunData) -> list[Panel]:
     return panels
 
 
-def latency_panel(run: RunData) -> Panel:
+def latency_panel(run: RunData, slo: Mapping[str, float]) -> Panel:
     everything = client_all(run)
     t = _col(everything, "t_s")
     series = [
@@ -130,7 +130,7 @@ def latency_panel(run: RunData) -> Panel:
     server_t, server_p95 = _prom_single(run, "server_p95_ms")
     if _has_values(server_p95):
         series.append(Series("server p95", server_t, server_p95, SERVER, dash="4 3", width=1.4))
-    slo_p95 = run.slo.get("p95_ms")
+    slo_p95 = slo.get("p95_ms")
     hlines = [HLine(slo_p95, f"SLO p95 {slo_p95:g} ms")] if slo_p95 is not None else []
     values = np.concatenate([s.y[np.isfinite(s.y) & (s.y > 0)] for s in series])
     # Overload makes p99 hundreds of times the p50: a log axis keeps both readable.
@@ -139,7 +139,7 @@ def latency_panel(run: RunData) -> Panel:
     return Panel(title, "ms", series, hlines, log_y=log_y, y_floor=None if log_y else 0.0)
 
 
-def error_panel(run: RunData) -> Panel:
+def error_panel(run: RunData, slo: Mapping[str, float]) -> Panel:
     everything = client_all(run)
     requests = _col(everything, "requests")
     failures = _col(everything, "failures")
@@ -149,7 +149,7 @@ def error_panel(run: RunData) -> Panel:
     server_t, server_ratio = _prom_single(run, "server_error_ratio")
     if _has_values(server_ratio):
         series.append(Series("server errors", server_t, 100.0 * server_ratio, SERVER, dash="4 3", width=1.2))
-    slo_errors = run.slo.get("error_rate")
+    slo_errors = slo.get("error_rate")
     hlines = [HLine(100.0 * slo_errors, f"SLO errors {100.0 * slo_errors:g}%")] if slo_errors is not None else []
     return Panel("Error rate", "%", series, hlines)
 
@@ -164,9 +164,11 @@ def _hpa_setting(run: RunData, key: str) -> float | None:
 def replicas_panel(run: RunData) -> Panel:
     """Ready replicas, the HPA's desired count and the Deployment's spec replicas, as steps."""
     series = []
-    ready_t, ready = _prom_single(run, "ready_replicas")
-    if not _has_values(ready):
-        ready_t, ready = _ready_from_pods(run)
+    # The same source the KPIs use (pod events, else pods frame, else Prometheus), so the drawn
+    # curve agrees with "time to ready capacity".
+    _, end_s = time_range(run)
+    ready_t = grid(end_s)
+    ready = ready_replicas(run, ready_t)
     series.append(Series("ready", ready_t, ready, READY, step=True, width=2.2))
     desired_t, desired = _col(run.hpa, "t_s"), _col(run.hpa, "desired_replicas")
     if not _has_values(desired):
@@ -190,23 +192,6 @@ def replicas_panel(run: RunData) -> Panel:
 def _is_web(run: RunData, event: dict[str, Any]) -> bool:
     deployment = event.get("deployment")
     return deployment is None or deployment == run.web_deployment()
-
-
-def _ready_from_pods(run: RunData) -> tuple[FloatArray, FloatArray]:
-    """Ready-pod count over time from the pods frame: +1 at ready, -1 at deletion."""
-    pods = run.web_pods()
-    if pods.empty:
-        return _EMPTY, _EMPTY
-    ready = _col(pods, "ready_t_s")
-    deleted = _col(pods, "deleted_t_s")
-    changes = [(t, 1.0) for t in ready if math.isfinite(t)]
-    changes += [(t, -1.0) for t, r in zip(deleted, ready, strict=True) if math.isfinite(t) and math.isfinite(r)]
-    if not changes:
-        return _EMPTY, _EMPTY
-    changes.sort()
-    t = np.asarray([c[0] for c in changes], dtype=np.float64)
-    count = np.cumsum([c[1] for c in changes])
-    return t, count.astype(np.float64)
 
 
 def cpu_panel(run: RunData) -> Panel:
@@ -292,6 +277,8 @@ def _stages_from_planned(planned: pd.DataFrame) -> Sequence[Marker]:
     return [Marker(float(t[i]), str(stages[i]), "stage") for i in starts]
 
 
-def run_panels(run: RunData) -> list[Panel]:
-    """The run report's panels, top to bottom."""
-    return [*load_panels(run), latency_panel(run), error_panel(run), replicas_panel(run), cpu_panel(run)]
+def run_panels(run: RunData, slo: Mapping[str, float] | None = None) -> list[Panel]:
+    """The run report's panels, top to bottom; `slo` (`p95_ms`, `error_rate`) draws reference
+    lines (default: the run's own SLO)."""
+    slo = run.slo if slo is None else slo
+    return [*load_panels(run), latency_panel(run, slo), error_panel(run, slo), replicas_panel(run), cpu_panel(run)]

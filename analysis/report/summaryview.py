@@ -18,17 +18,27 @@ HEADLINE_KPIS = (
     "p95_ms",
     "p99_ms",
     "error_rate",
-    "slo_violation_time_share",
-    "reaction_time_s",
-    "time_to_ready_capacity_s",
-    "settling_time_s",
-    "scale_events",
-    "flapping_reversals",
+    "slo_violation_pct",
+    "p95_recovery_s",
+    "scale_up_reaction_s",
+    "scale_up_ready_s",
+    "scale_up_settling_s",
+    "scale_flaps",
     "replica_seconds",
-    "cpu_request_core_seconds",
-    "underprovisioned_time_share",
-    "achieved_vs_intended",
-    "requests",
+    "under_provisioning_timeshare_pct",
+    "load_achieved_ratio",
+)
+# Columns of the phase table, in this order (phase KPIs not listed here are in "All KPIs").
+PHASE_KPIS = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "error_rate",
+    "slo_violation_pct",
+    "throughput_rps",
+    "ready_replicas_mean",
+    "under_provisioning_timeshare_pct",
+    "over_provisioning_timeshare_pct",
 )
 MAX_CARDS = 12
 MAX_PHASE_COLUMNS = 8
@@ -108,32 +118,84 @@ def phases(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def phase_table(summary: Mapping[str, Any]) -> str:
-    """One row per phase: name, start, end, then the phase KPIs (union, in first-seen order)."""
+    """One row per phase: name, start, end, planned level, then the PHASE_KPIS present in any
+    phase (other phase KPIs follow in first-seen order, up to MAX_PHASE_COLUMNS)."""
     rows_in = phases(summary)
     if not rows_in:
         return '<p class="note">No phases in the summary.</p>'
-    columns: list[tuple[str, str, str]] = []  # name, label, unit
+    seen: dict[str, str] = {}  # name → label
     for phase in rows_in:
-        for name, entry in (phase.get("kpis") or {}).items():
-            if isinstance(entry, Mapping) and name not in [c[0] for c in columns]:
-                columns.append((str(name), label_of(str(name), entry), str(entry.get("unit") or "")))
-    preferred = {name: i for i, name in enumerate(HEADLINE_KPIS)}
-    columns.sort(key=lambda c: preferred.get(c[0], len(preferred)))
-    columns = columns[:MAX_PHASE_COLUMNS]
-    header = ["phase", "start", "end", *[label for _, label, _ in columns]]
+        phase_kpis = phase.get("kpis")
+        if isinstance(phase_kpis, Mapping):
+            for name, entry in phase_kpis.items():
+                if isinstance(entry, Mapping) and str(name) not in seen:
+                    seen[str(name)] = label_of(str(name), entry)
+    names = [n for n in PHASE_KPIS if n in seen] or list(seen)
+    names = names[:MAX_PHASE_COLUMNS]
+    header = ["phase", "start", "end", "planned load", *[seen[n] for n in names]]
     body = []
     for phase in rows_in:
         phase_kpis = phase.get("kpis") if isinstance(phase.get("kpis"), Mapping) else {}
+        name = esc(phase.get("name", "?"))
+        if phase.get("truncated"):
+            name += ' <span class="note">(cut short)</span>'
+        level = number(phase.get("level"))
         cells = [
-            esc(phase.get("name", "?")),
+            name,
             esc(format_elapsed(_or_nan(number(phase.get("start_s"))))),
             esc(format_elapsed(_or_nan(number(phase.get("end_s"))))),
+            format_value(level, str(phase.get("level_unit") or "")) if level is not None else "–",
         ]
-        for name, _, _ in columns:
-            entry = phase_kpis.get(name) if isinstance(phase_kpis, Mapping) else None
+        for kpi_name in names:
+            entry = phase_kpis.get(kpi_name) if isinstance(phase_kpis, Mapping) else None
             cells.append(display(entry) if isinstance(entry, Mapping) else "–")
         body.append(cells)
     return table(header, body)
+
+
+def routes_table(summary: Mapping[str, Any]) -> str:
+    """Client latency and errors per route (the summary's `routes`), ALL last."""
+    routes = summary.get("routes")
+    if not isinstance(routes, Mapping) or not routes:
+        return ""
+    order = sorted((r for r in routes if r != "ALL"), key=str) + (["ALL"] if "ALL" in routes else [])
+    rows = []
+    for route in order:
+        entry = routes[route] if isinstance(routes[route], Mapping) else {}
+        rate = number(entry.get("error_rate"))
+        rows.append(
+            [
+                esc(route),
+                format_value(number(entry.get("requests"))),
+                format_value(None if rate is None else 100.0 * rate, "%"),
+                *[format_value(number(entry.get(k)), "ms") for k in ("p50_ms", "p95_ms", "p99_ms")],
+            ]
+        )
+    return table(["route", "requests", "errors", "p50", "p95", "p99"], rows)
+
+
+def pods_table(summary: Mapping[str, Any]) -> str:
+    """Per web pod: lifetime, start → ready, request share and time to fair share."""
+    pods = summary.get("pods")
+    if not isinstance(pods, Mapping) or not pods:
+        return ""
+    rows = []
+    for pod, raw in pods.items():
+        entry = raw if isinstance(raw, Mapping) else {}
+        share = number(entry.get("request_share"))
+        rows.append(
+            [
+                esc(pod),
+                esc(format_elapsed(_or_nan(number(entry.get("created_s"))))),
+                esc(format_elapsed(_or_nan(number(entry.get("ready_s"))))),
+                esc(format_elapsed(_or_nan(number(entry.get("deleted_s"))))),
+                format_value(number(entry.get("start_to_ready_s")), "s"),
+                format_value(None if share is None else 100.0 * share, "%"),
+                format_value(number(entry.get("time_to_fair_share_s")), "s"),
+            ]
+        )
+    header = ["pod", "created", "ready", "deleted", "start → ready", "request share", "time to fair share"]
+    return table(header, rows)
 
 
 def _or_nan(value: float | None) -> float:

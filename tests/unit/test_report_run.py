@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from hpabench.analysis.report import render_run_report, write_run_report
+from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.rundata import load_run
+from hpabench.analysis.summary import build_summary
 
 from hpabench.errors import SpecError
 from tests.synthetic_run import make_synthetic_run
@@ -59,10 +61,10 @@ def summary_for(run_id: str, **extra: Any) -> dict[str, Any]:
             "error_rate": kpi(0.0042, "ratio", "error rate"),
             "reaction_time_s": kpi(14.2, "s", "reaction time"),
             "replica_seconds": kpi(None, "replica·s", "replica-seconds"),
-            "lag_metrics_delay_s": kpi(9.0, "s", "metrics delay"),
+            "lag_metrics_s": kpi(9.0, "s", "metrics delay"),
             "lag_sync_wait_s": kpi(4.0, "s", "sync wait"),
             "lag_hold_s": kpi(0.0, "s", "stabilization hold"),
-            "lag_pod_start_to_ready_s": kpi(6.5, "s", "pod start to ready"),
+            "lag_pod_start_s": kpi(6.5, "s", "pod start to ready"),
         },
         "phases": [
             {"name": "baseline", "start_s": 0.0, "end_s": 60.0, "kpis": {"p95_ms": kpi(31.0, "ms", "p95")}},
@@ -81,13 +83,15 @@ def spike_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_has_header_cards_timeline_and_phases(spike_run: Path) -> None:
     run = load_run(spike_run)
-    html = render_run_report(run, summary_for(run.run_id))
+    summary = build_summary(run)
+    html = render_run_report(run, summary)
     doc = Doc(html)
     assert html.startswith("<!DOCTYPE html>")
     assert "spike · baseline" in doc.joined
     assert "completed" in doc.joined and "target: local" in doc.joined
-    assert "client p95 latency 812 ms" in doc.joined  # key numbers in the header
-    assert re.search(r'card-value">812 ms<', html) and re.search(r'card-value">0.42%<', html)
+    p95 = summary["kpis"]["p95_ms"]["value"]
+    assert f"client p95 latency {format_number(p95)} ms" in doc.joined  # key numbers in the header
+    assert f'card-value">{format_number(p95)} ms<' in html
     assert "SLO 300 ms" in doc.joined  # the card is judged against the run's SLO
     # One shared time axis: five stacked panels using the same x range.
     panels = re.findall(r'<svg class="tl-panel"[^>]*data-t0="([^"]+)" data-t1="([^"]+)"', html)
@@ -97,10 +101,27 @@ def test_report_has_header_cards_timeline_and_phases(spike_run: Path) -> None:
     assert "planned" in doc.joined and "server p95" in doc.joined and "desired (HPA)" in doc.joined
     assert "pod ready" in doc.joined  # pod ready ticks are annotated
     assert re.search(r"1→\d", html)  # hpa_rescale annotation on the timeline
-    assert "baseline" in doc.joined and "2,400 ms" in doc.joined  # phase table
-    assert "metrics delay" in doc.joined and "19.5 s" in doc.joined  # lag breakdown total
+    # Phase table: every phase with its p95.
+    for phase in summary["phases"]:
+        assert f"<td>{phase['name']}</td>" in html
+        assert f"{format_number(phase['kpis']['p95_ms']['value'])} ms" in html
+    # The lag breakdown: one bar per load change, totals from the summary's lag parts.
+    up = next(c for c in summary["load_changes"] if c["direction"] == "up")
+    total = sum(v for v in up["lag"].values() if v)
+    assert "metrics delay" in doc.joined and f">{format_number(total)} s<" in html
+    assert "mean of scale-ups" in doc.joined
+    assert "/items/{id}" in doc.joined  # the per-route table
     # Offline: no external resources referenced.
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_a_hand_written_summary_drives_cards_and_lag(spike_run: Path) -> None:
+    run = load_run(spike_run)
+    html = render_run_report(run, summary_for(run.run_id))
+    doc = Doc(html)
+    assert re.search(r'card-value">812 ms<', html) and re.search(r'card-value">0.42%<', html)
+    assert "baseline" in doc.joined and "2,400 ms" in doc.joined
+    assert ">19.5 s<" in html  # 9 + 4 + 0 + 6.5: the mean-of-scale-ups bar
 
 
 def test_every_user_string_is_escaped(tmp_path: Path) -> None:
@@ -171,7 +192,7 @@ def test_missing_data_renders_no_data_instead_of_crashing(tmp_path: Path) -> Non
     assert "no per-pod CPU data" in doc.joined
     assert "data/client_stats missing" in doc.joined  # the loader's notes are shown
     assert "No phases in the summary." in doc.joined
-    assert "no scale-up in this run" in doc.joined
+    assert "no load change with a scale response" in doc.joined
 
 
 def test_a_directory_with_only_a_manifest_renders(tmp_path: Path) -> None:
@@ -190,6 +211,16 @@ def test_write_run_report_uses_summary_json(spike_run: Path, tmp_path: Path) -> 
     assert out == path / "report.html"
     assert "spike · from-summary-json" in Doc(out.read_text()).joined
     assert not list(path.glob(".*.tmp"))  # atomic write left no temp file
+
+
+def test_write_run_report_computes_a_missing_summary(spike_run: Path, tmp_path: Path) -> None:
+    path = tmp_path / "copy"
+    shutil.copytree(spike_run, path)
+    expected = build_summary(load_run(path))
+    html = write_run_report(path).read_text()
+    p95 = expected["kpis"]["p95_ms"]["value"]
+    assert f'card-value">{format_number(p95)} ms<' in html
+    assert not (path / "summary.json").exists()  # writing it is the analyze stage's job
 
 
 def test_write_run_report_rejects_bad_input(tmp_path: Path) -> None:
