@@ -1,0 +1,564 @@
+"""`LocalCluster`: the rendered manifests running on 127.0.0.1 (the local target).
+
+    cluster = LocalCluster.start(objects, run, LocalSettings(), progress=print)
+    try:
+        cluster.service_url("web"); cluster.prometheus_url; cluster.deployment("web").scale(3)
+    finally:
+        cluster.stop()
+
+`start` validates everything first (SpecError before any process starts), then starts the
+exporter, HAProxy and Prometheus, the single-instance servers (PostgreSQL, Redis) and, once they
+are ready, the app pods; it returns when every pod is ready and HAProxy routes to them. Any
+failure, exception or Ctrl-C during `start` tears down everything started and re-raises.
+`stop()` is idempotent and leaves no process, cgroup, port or temp dir behind.
+
+Run directory: `rendered/manifests.yaml`, `events.jsonl` (pod and scale events), `data/pods.jsonl`
+(one row per pod when it is gone), `pods/<pod>/` (logs, PostgreSQL data), `haproxy/`,
+`prometheus/` (config, targets, TSDB). The manifest's `host` gets `cgroup_version` and
+`cgroups_enforced` as actually used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from hpabench.deploy.local import haproxy, prometheus
+from hpabench.deploy.local.binaries import check_binaries
+from hpabench.deploy.local.cgroups import CgroupDriver, detect_driver
+from hpabench.deploy.local.deployment import LocalDeployment
+from hpabench.deploy.local.endpoints import BackendBinding, EndpointsController, ScrapeBinding
+from hpabench.deploy.local.env import ServiceLink
+from hpabench.deploy.local.exporter import Exporter, WorkloadState
+from hpabench.deploy.local.pods import Pod, PodInfo, PodTimings
+from hpabench.deploy.local.ports import PortAllocator, is_port_open
+from hpabench.deploy.local.postgres import accessible_to_others
+from hpabench.deploy.local.procs import is_root, launch, log_tail, stop_process
+from hpabench.deploy.local.runtimes import app_runs_unprivileged, plan_pod
+from hpabench.deploy.local.settings import LocalSettings
+from hpabench.deploy.local.workloads import (
+    RUNTIME_POSTGRES,
+    RUNTIME_REDIS,
+    SINGLE_INSTANCE_RUNTIMES,
+    ClusterSpec,
+    WorkloadSpec,
+    parse_objects,
+)
+
+from hpabench.errors import TargetError
+from hpabench.rundir import RunDir
+
+__all__ = ["LocalCluster", "LocalDeployment", "LocalSettings", "PodInfo"]
+
+SERVER_READY_TIMEOUT_S = 30.0
+SERVER_STOP_GRACE_S = 10.0
+HOUSEKEEPING_PERIOD_S = 1.0
+SCRAPE_ANNOTATION = "prometheus.io/scrape"
+PATH_ANNOTATION = "prometheus.io/path"
+
+
+class LocalCluster:
+    """The local target. Create with `LocalCluster.start(...)`; see the module docstring."""
+
+    def __init__(
+        self,
+        objects: list[dict[str, Any]],
+        run: RunDir,
+        settings: LocalSettings,
+        progress: Callable[[str], None] | None,
+    ) -> None:
+        self.objects = objects
+        self.run = run
+        self.settings = settings
+        self._progress = progress or (lambda message: None)
+        self.spec: ClusterSpec | None = None
+        self.driver: CgroupDriver | None = None
+        self.ports = PortAllocator()
+        self.exporter = Exporter(self._state, settings.namespace, on_error=self._warn)
+        self.prometheus_url = ""
+        self.exporter_url = ""
+        self._deployments: dict[str, LocalDeployment] = {}
+        self._service_ports: dict[str, int] = {}
+        self._service_links: list[ServiceLink] = []
+        self._stable_ports: dict[str, dict[int, int]] = {}
+        self._servers: dict[str, subprocess.Popen[bytes]] = {}
+        self._haproxy_api: haproxy.RuntimeApi | None = None
+        self._endpoints: EndpointsController | None = None
+        self._controllers: list[Any] = []
+        self._tempdirs: list[Path] = []
+        self._pods_root = run.path / "pods"
+        self._dirty = threading.Event()
+        self._housekeeping_stop = threading.Event()
+        self._housekeeping: threading.Thread | None = None
+        self._rows_lock = threading.Lock()
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self.started_at: float | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @classmethod
+    def start(
+        cls,
+        objects: list[dict[str, Any]],
+        run: RunDir,
+        settings: LocalSettings,
+        progress: Callable[[str], None] | None = None,
+    ) -> LocalCluster:
+        """Start everything and return once every pod is ready (see module docstring)."""
+        cluster = cls(objects, run, settings, progress)
+        try:
+            cluster._start()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def service_url(self, name: str = "web") -> str:
+        """`http://127.0.0.1:PORT` of a Service (HAProxy's frontend for load-balanced ones)."""
+        if name not in self._service_ports:
+            raise KeyError(f"no Service {name!r} (have: {', '.join(sorted(self._service_ports))})")
+        return f"http://127.0.0.1:{self._service_ports[name]}"
+
+    def deployment(self, name: str) -> LocalDeployment:
+        if name not in self._deployments:
+            raise KeyError(f"no Deployment/StatefulSet {name!r} (have: {', '.join(sorted(self._deployments))})")
+        return self._deployments[name]
+
+    def deployments(self) -> list[LocalDeployment]:
+        return list(self._deployments.values())
+
+    def add_collector(self, fn: Callable[[], Iterable[Any]]) -> None:
+        """Extra metric families for the exporter (e.g. the HPA controller's series)."""
+        self.exporter.add_collector(fn)
+
+    @property
+    def haproxy_api(self) -> haproxy.RuntimeApi:
+        if self._haproxy_api is None:
+            raise TargetError("HAProxy is not running")
+        return self._haproxy_api
+
+    @property
+    def cgroup_paths(self) -> list[Path]:
+        """Our `hpabench-*` cgroup folders (empty without cgroups)."""
+        return list(self.driver.base_paths) if self.driver is not None else []
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ start
+
+    def _info(self, message: str) -> None:
+        self._progress(message)
+
+    def _warn(self, message: str) -> None:
+        self.run.events.emit("warning", message=message)
+
+    def _start(self) -> None:
+        t0 = time.monotonic()
+        self.spec = spec = parse_objects(self.objects)
+        runtimes = {w.runtime for w in spec.workloads}
+        needed = ["haproxy", "prometheus"]
+        if RUNTIME_POSTGRES in runtimes:
+            needed += ["postgres", "initdb", "pg_isready"]
+        if RUNTIME_REDIS in runtimes:
+            needed += ["redis-server"]
+        if is_root() and self.settings.drop_privileges:
+            needed += ["setpriv"]
+        check_binaries(needed)
+        self._write_rendered()
+        if is_root() and self.settings.drop_privileges and not app_runs_unprivileged():
+            self._warn(
+                "the Python interpreter or the app is not readable by other users (e.g. it lives under "
+                "a 0700 home), so app pods run as root instead of their runAsUser"
+            )
+        for ignored in spec.ignored:
+            self._warn(f"{ignored} has no local meaning and is ignored")
+        self._setup_cgroups()
+        self._pick_pods_root()
+        self._allocate_service_ports(spec)
+
+        self.exporter.start(self.ports.allocate())
+        self.exporter_url = self.exporter.url
+        self._start_haproxy(spec)
+        self._start_prometheus(spec)
+        self._create_deployments(spec)
+        self._housekeeping = threading.Thread(target=self._housekeep, name="local-housekeeping", daemon=True)
+        self._housekeeping.start()
+
+        backing = [d for d in self._deployments.values() if d.spec.runtime in SINGLE_INSTANCE_RUNTIMES]
+        apps = [d for d in self._deployments.values() if d.spec.runtime not in SINGLE_INSTANCE_RUNTIMES]
+        for tier in (backing, apps):
+            for deployment in tier:
+                deployment.reconcile()
+            self._wait_ready(tier, deadline=t0 + self.settings.ready_timeout_s)
+            for deployment in tier:
+                ready = deployment.ready_count()
+                self._info(f"    {deployment.kind.lower()}/{deployment.name}: {ready}/{deployment.spec_replicas} ready")
+        self._wait_servers_ready(deadline=t0 + self.settings.ready_timeout_s)
+        self._wait_routed(deadline=t0 + self.settings.ready_timeout_s)
+        self._start_hpa_controllers(spec)
+        self.started_at = time.time()
+        self._info(f"    local target up in {time.monotonic() - t0:.1f}s")
+
+    def _write_rendered(self) -> None:
+        self.run.rendered.mkdir(parents=True, exist_ok=True)
+        path = self.run.rendered / "manifests.yaml"
+        if not path.exists():
+            path.write_text(yaml.safe_dump_all(self.objects, sort_keys=False))
+
+    def _setup_cgroups(self) -> None:
+        try:
+            self.driver = detect_driver(self.settings.cgroups, self.settings.cgroup_parent)
+        except OSError as exc:
+            raise TargetError(f"cgroups ({self.settings.cgroups}) cannot be used: {exc}") from None
+        manifest = self.run.read_manifest()
+        host = dict(manifest.get("host") or {})
+        host.update(cgroup_version=self.driver.version, cgroups_enforced=self.driver.enforced)
+        self.run.update_manifest(host=host)
+        if not self.driver.enforced:
+            reason = getattr(self.driver, "reason", "")
+            message = (
+                "WARNING: cgroups are not writable here, so pods run WITHOUT CPU and memory limits "
+                f"and CPU-based results are not comparable ({reason}). Run as root for enforced limits."
+            )
+            self._info(message)
+            self._warn(message)
+
+    def _pick_pods_root(self) -> None:
+        self._pods_root.mkdir(parents=True, exist_ok=True)
+        if is_root() and self.settings.drop_privileges and not accessible_to_others(self._pods_root):
+            # The unprivileged pod users cannot reach the run directory (e.g. under a 0700 home).
+            temp = Path(tempfile.mkdtemp(prefix="hpabench-pods-"))
+            temp.chmod(0o755)
+            self._tempdirs.append(temp)
+            self._warn(f"{self._pods_root} is not reachable by unprivileged users; pod state lives in {temp}")
+            self._pods_root = temp
+
+    def _allocate_service_ports(self, spec: ClusterSpec) -> None:
+        for workload in spec.workloads:
+            if workload.runtime in SINGLE_INSTANCE_RUNTIMES:
+                self._stable_ports[workload.name] = {
+                    p.container_port: self.ports.allocate() for p in workload.main.ports
+                }
+        for service in spec.services:
+            if service.load_balanced:
+                local = [self.ports.allocate() for _ in service.ports]
+            else:
+                local = [self._stable_ports[service.workload][p.target_port] for p in service.ports]
+            self._service_ports[service.name] = local[0]
+            named = {p.name: port for p, port in zip(service.ports, local, strict=True) if p.name}
+            self._service_links.append(ServiceLink(service.name, local[0], named))
+
+    def _backend_name(self, service: str, index: int, port_name: str | None) -> str:
+        return service if index == 0 else f"{service}-{port_name or index}"
+
+    def _start_haproxy(self, spec: ClusterSpec) -> None:
+        folder = self.run.path / "haproxy"
+        folder.mkdir(exist_ok=True)
+        # Unix socket paths are limited to 107 bytes: keep the socket in a short temp dir.
+        sockdir = Path(tempfile.mkdtemp(prefix="hpabench-hap-"))
+        self._tempdirs.append(sockdir)
+        backends: list[haproxy.Backend] = []
+        bindings: list[BackendBinding] = []
+        for service in spec.services:
+            if not service.load_balanced:
+                continue
+            link = next(link for link in self._service_links if link.name == service.name)
+            for index, port in enumerate(service.ports):
+                name = self._backend_name(service.name, index, port.name)
+                local = link.port if index == 0 else link.named_ports.get(port.name or "", self.ports.allocate())
+                backends.append(
+                    haproxy.Backend(name, service.name, local, service.lb_algorithm, service.max_conn_per_pod)
+                )
+                bindings.append(BackendBinding(name, service.workload, port.target_port, service.max_conn_per_pod))
+        stats_port = self.ports.allocate()
+        config = haproxy.HaproxyConfig(
+            backends=tuple(backends),
+            stats_port=stats_port,
+            admin_socket=sockdir / "admin.sock",
+            maxconn=self.settings.haproxy_maxconn,
+        )
+        config_file = folder / "haproxy.cfg"
+        config_file.write_text(haproxy.render_config(config))
+        binary = check_binaries(["haproxy"])["haproxy"]
+        self._servers["haproxy"] = launch(
+            [binary, "-f", str(config_file), "-db"], {"PATH": os.environ.get("PATH", "")}, folder / "haproxy.log"
+        )
+        self._haproxy_stats_port = stats_port
+        self._haproxy_backends = backends
+        self._haproxy_api = haproxy.RuntimeApi(config.admin_socket)
+        self._bindings = bindings
+        self._info(f"    haproxy: {len(backends)} frontend(s), metrics on 127.0.0.1:{stats_port}")
+
+    def _start_prometheus(self, spec: ClusterSpec) -> None:
+        folder = self.run.path / "prometheus"
+        (folder / "targets").mkdir(parents=True, exist_ok=True)
+        port = self.ports.allocate()
+        jobs: list[prometheus.PodJob] = []
+        scrapes: list[ScrapeBinding] = []
+        for workload in spec.workloads:
+            if workload.annotations.get(SCRAPE_ANNOTATION, "").lower() != "true":
+                continue
+            targets = folder / "targets" / f"{workload.name}.json"
+            prometheus.write_targets(targets, [], self.settings.namespace)
+            jobs.append(
+                prometheus.PodJob(workload.name, targets, workload.annotations.get(PATH_ANNOTATION, "/metrics"))
+            )
+            scrapes.append(ScrapeBinding(workload.name, workload.main.name, targets))
+        config = prometheus.PrometheusConfig(
+            port=port,
+            haproxy_stats_port=self._haproxy_stats_port,
+            exporter_port=self.exporter.port or 0,
+            scrape_interval_s=self.settings.scrape_interval_s,
+            namespace=self.settings.namespace,
+            pod_jobs=tuple(jobs),
+        )
+        config_file = folder / "prometheus.yml"
+        config_file.write_text(prometheus.render_config(config))
+        binary = check_binaries(["prometheus"])["prometheus"]
+        argv = prometheus.command(binary, config_file, folder / "data", port)
+        self._servers["prometheus"] = launch(
+            argv, {"PATH": os.environ.get("PATH", "")}, folder / "prometheus.log", cwd=folder
+        )
+        self.prometheus_url = f"http://127.0.0.1:{port}"
+        self._endpoints = EndpointsController(
+            self._haproxy_api, self._bindings, scrapes, self.settings.namespace, warn=self._warn
+        )
+
+    def _create_deployments(self, spec: ClusterSpec) -> None:
+        timings = PodTimings(
+            restart_backoff_base_s=self.settings.restart_backoff_base_s,
+            restart_backoff_max_s=self.settings.restart_backoff_max_s,
+            backoff_reset_s=self.settings.backoff_reset_s,
+            probe_tick_s=self.settings.probe_tick_s,
+        )
+        for workload in spec.workloads:
+            self._deployments[workload.name] = LocalDeployment(
+                workload, self._pod_factory(spec, workload, timings), self.run.events, self._pod_gone
+            )
+
+    def _pod_factory(self, spec: ClusterSpec, workload: WorkloadSpec, timings: PodTimings) -> Callable[[str], Pod]:
+        assert self.driver is not None
+        driver = self.driver
+
+        def make(name: str) -> Pod:
+            pod_dir = self._pods_root / name
+            (pod_dir / "logs").mkdir(parents=True, exist_ok=True)
+            plan = plan_pod(
+                spec,
+                workload,
+                name,
+                pod_dir,
+                self._service_links,
+                self._stable_ports.get(workload.name, {}),
+                self.ports,
+                self.settings.namespace,
+                self.settings.drop_privileges,
+            )
+            return Pod(plan, driver, self.run.events, timings, self._pod_changed)
+
+        return make
+
+    def _pod_changed(self, pod: Pod) -> None:
+        self._dirty.set()
+
+    def _all_pods(self) -> list[Pod]:
+        return [p for d in self._deployments.values() for p in d.live_pods()]
+
+    def _housekeep(self) -> None:
+        """Endpoint sync on every pod change (and every second, to retry), forget gone pods."""
+        while not self._housekeeping_stop.is_set():
+            self._dirty.wait(HOUSEKEEPING_PERIOD_S)
+            self._dirty.clear()
+            self.sync_endpoints()
+
+    def sync_endpoints(self) -> None:
+        """Bring HAProxy and the Prometheus targets in line with the pods now."""
+        if self._endpoints is not None:
+            self._endpoints.sync(self._all_pods())
+        for deployment in self._deployments.values():
+            deployment.forget_gone()
+
+    def _pod_gone(self, pod: Pod) -> None:
+        """A pod finished: its pods.jsonl row, and its ports go back to the pool."""
+        with self._rows_lock:
+            self.run.data.mkdir(parents=True, exist_ok=True)
+            with (self.run.data / "pods.jsonl").open("a", encoding="utf-8") as out:
+                out.write(json.dumps(pod.row(), sort_keys=True) + "\n")
+        for port in pod.plan.owned_ports:
+            self.ports.release(port)
+
+    def _wait_ready(self, deployments: list[LocalDeployment], deadline: float) -> None:
+        while True:
+            pending = [d for d in deployments if d.ready_count() < d.spec_replicas]
+            if not pending:
+                return
+            failed = [p for d in pending for p in d.live_pods() if p.phase == "Failed"]
+            if failed:
+                raise TargetError("pods failed to start:\n  " + "\n  ".join(p.failure_detail() for p in failed))
+            for name, server in self._servers.items():
+                if server.poll() is not None:
+                    self._raise_server_died(name)
+            if time.monotonic() > deadline:
+                stuck = [p for d in pending for p in d.live_pods() if not p.ready]
+                raise TargetError(
+                    f"pods not ready after {self.settings.ready_timeout_s:g}s:\n  "
+                    + "\n  ".join(p.failure_detail() for p in stuck)
+                )
+            time.sleep(0.05)
+
+    def _raise_server_died(self, name: str) -> None:
+        log = self.run.path / name / f"{name}.log"
+        raise TargetError(f"{name} exited during start-up; log tail:\n{log_tail(log)}")
+
+    def _wait_servers_ready(self, deadline: float) -> None:
+        deadline = min(deadline, time.monotonic() + SERVER_READY_TIMEOUT_S)
+        while True:
+            for name, server in self._servers.items():
+                if server.poll() is not None:
+                    self._raise_server_died(name)
+            if self._prometheus_ready() and self._haproxy_ready():
+                return
+            if time.monotonic() > deadline:
+                raise TargetError("HAProxy or Prometheus did not become ready in time")
+            time.sleep(0.05)
+
+    def _prometheus_ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.prometheus_url}/-/ready", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _haproxy_ready(self) -> bool:
+        if not is_port_open(self._haproxy_stats_port):
+            return False
+        try:
+            self.haproxy_api.command("show info")
+        except OSError:
+            return False
+        return True
+
+    def _wait_routed(self, deadline: float) -> None:
+        """Until every load-balanced backend holds all ready pods as enabled servers."""
+        while True:
+            self.sync_endpoints()
+            assert self._endpoints is not None
+            missing = []
+            for binding in self._bindings:
+                ready = {p.name for p in self._deployments[binding.workload].live_pods() if p.ready}
+                enabled = {n for n, (_, on) in self._endpoints.servers[binding.backend].items() if on}
+                if not ready <= enabled:
+                    missing.append(f"{binding.backend}: {sorted(ready - enabled)}")
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TargetError(f"HAProxy does not route to the ready pods: {'; '.join(missing)}")
+            time.sleep(0.1)
+
+    def _start_hpa_controllers(self, spec: ClusterSpec) -> None:
+        if not self.settings.autoscale or not spec.hpas:
+            return
+        try:
+            from hpabench.deploy.hpa.controller import HpaController
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("hpabench.deploy.hpa.controller", "hpabench.deploy.hpa"):
+                raise
+            self._warn("the HPA controller is not available (hpabench.deploy.hpa.controller); no autoscaling")
+            self._info("    WARNING: no HPA controller available; replicas stay fixed")
+            return
+        for hpa in spec.hpas:
+            controller = HpaController(
+                hpa=hpa,
+                cluster=self,
+                settings=self.settings.hpa_settings,
+                events=self.run.events,
+                data_dir=self.run.data,
+            )
+            self._controllers.append(controller)
+            controller.start()
+        self._info(f"    hpa: {len(self._controllers)} controller(s) started")
+
+    # ------------------------------------------------------------------ state
+
+    def _state(self) -> list[WorkloadState]:
+        return [
+            WorkloadState(d.kind, d.name, d.spec_replicas, d.container, tuple(d.pods()))
+            for d in self._deployments.values()
+        ]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """One dict per pod (PodInfo fields), for `status` and debugging."""
+        rows = []
+        for deployment in self._deployments.values():
+            for info in deployment.pods():
+                rows.append(dict(info.__dict__))
+        return rows
+
+    # ------------------------------------------------------------------ stop
+
+    def stop(self) -> None:
+        """Stop everything (idempotent). Problems are recorded as warnings, never raised."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        for controller in self._controllers:
+            try:
+                controller.stop()
+            except Exception as exc:  # a failing controller must not block the teardown
+                self._warn(f"HPA controller stop failed: {exc}")
+        apps = [d for d in self._deployments.values() if d.spec.runtime not in SINGLE_INSTANCE_RUNTIMES]
+        backing = [d for d in self._deployments.values() if d.spec.runtime in SINGLE_INSTANCE_RUNTIMES]
+        for tier in (apps, backing):
+            self._stop_tier(tier)
+        self._housekeeping_stop.set()
+        self._dirty.set()
+        if self._housekeeping is not None:
+            self._housekeeping.join(timeout=10.0)
+        for name in ("prometheus", "haproxy"):
+            server = self._servers.get(name)
+            if server is not None:
+                stop_process(server, SERVER_STOP_GRACE_S)
+        self.exporter.stop()
+        if self.driver is not None:
+            try:
+                self.driver.remove()
+            except OSError as exc:
+                self._warn(f"cgroups not fully removed: {exc}")
+        for temp in self._tempdirs:
+            shutil.rmtree(temp, ignore_errors=True)
+        self.ports.release_all()
+
+    def _stop_tier(self, deployments: list[LocalDeployment]) -> None:
+        if not deployments:
+            return
+        grace = max(d.spec.grace_s for d in deployments) + 10.0
+        threads = [threading.Thread(target=d.stop, args=(grace,), daemon=True) for d in deployments]
+        for thread in threads:
+            thread.start()
+        # Keep endpoints in sync while pods terminate (the housekeeping thread does it too).
+        deadline = time.monotonic() + grace + 5.0
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                if self._endpoints is not None:
+                    self._endpoints.sync(self._all_pods())
+            time.sleep(0.05)
+        for deployment in deployments:
+            leftover = [p.name for p in deployment.live_pods() if not p.gone]
+            if leftover:
+                self._warn(f"pods did not terminate in time: {', '.join(leftover)}")
