@@ -307,7 +307,7 @@ def test_migrate_is_idempotent_and_safe_concurrently(migrated: Backends) -> None
     assert rerun.returncode == 0 and "0 of 1500 items inserted" in rerun.stdout
 
 
-def test_migrate_reports_unreachable_database(backends: Backends, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrate_reports_unreachable_database(backends: Backends) -> None:
     import hpabench_refapp.migrate as migrate_mod
     from hpabench_refapp.config import Settings
 
