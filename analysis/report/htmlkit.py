@@ -132,7 +132,7 @@ vertical-align:middle;margin-left:8px}
 .card-note{color:var(--muted);font-size:11.5px;min-height:1em}
 .card.bad{border-color:#fca5a5;background:#fef2f2}.card.ok{border-color:#86efac}
 table{border-collapse:collapse;background:#fff;width:100%;font-size:13px;margin:6px 0}
-th,td{border:1px solid var(--line);padding:4px 8px;text-align:right;white-space:nowrap}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:right;white-space:nowrap}th{white-space:normal}
 th:first-child,td:first-child{text-align:left}th{background:#f3f4f6;font-weight:600}
 td.win{background:#ecfdf5;font-weight:600}.tag{font-size:11px;color:var(--ok);font-weight:600}
 td .note{font-size:11.5px;font-weight:400}.scroll{overflow-x:auto}

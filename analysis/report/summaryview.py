@@ -40,6 +40,7 @@ PHASE_KPIS = (
     "under_provisioning_timeshare_pct",
     "over_provisioning_timeshare_pct",
 )
+_LEVEL_UNITS = {"rps": "req/s", "users": "users"}
 MAX_CARDS = 12
 MAX_PHASE_COLUMNS = 8
 
@@ -144,7 +145,7 @@ def phase_table(summary: Mapping[str, Any]) -> str:
             name,
             esc(format_elapsed(_or_nan(number(phase.get("start_s"))))),
             esc(format_elapsed(_or_nan(number(phase.get("end_s"))))),
-            format_value(level, str(phase.get("level_unit") or "")) if level is not None else "–",
+            format_value(level, _LEVEL_UNITS.get(str(phase.get("level_unit")), "")) if level is not None else "–",
         ]
         for kpi_name in names:
             entry = phase_kpis.get(kpi_name) if isinstance(phase_kpis, Mapping) else None
