@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from hpabench.analysis.compare import Comparison, Difference, GroupStats, KpiRow, RunRef
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.htmlkit import banner, esc, footer, format_value, page, section, status_badge, table

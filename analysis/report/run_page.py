@@ -26,7 +26,6 @@ from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section,
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
 from hpabench.analysis.rundata import RunData, load_run
-
 from hpabench.errors import SpecError, SpecIssue
 
 # Flags a reader must not miss, with what they mean for the numbers in this report.

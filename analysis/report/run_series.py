@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.timeline import HLine, Marker, Panel, Series, Tick
 from hpabench.analysis.rundata import RunData

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from hpabench.analysis.report.downsample import FloatArray, as_float_array, minmax_downsample
 from hpabench.analysis.report.htmlkit import esc, json_for_script
 from hpabench.analysis.report.scales import (

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hpabench.analysis.report import write_run_report
 
+from hpabench.analysis.report import write_run_report
 from tests.synthetic_run import make_synthetic_run
 
 CHROMIUM = "/usr/bin/chromium"

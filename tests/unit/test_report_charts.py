@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+
 from hpabench.analysis.report.bars import BarRow, Segment, render_stacked_bars
 from hpabench.analysis.report.downsample import minmax_downsample
 from hpabench.analysis.report.htmlkit import esc, json_for_script

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from hpabench.analysis.compare import Comparison, Difference, Group, GroupStats, KpiRow, RunRef
 from hpabench.analysis.report import render_compare_report, write_compare_report
-
 from hpabench.errors import SpecError
 
 HOSTILE = "<script>alert(1)</script>"

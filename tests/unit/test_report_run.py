@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hpabench.analysis.report import render_run_report, write_run_report
+
+from hpabench.analysis.report import lag, render_run_report, write_run_report
 from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
-
 from hpabench.errors import SpecError
 from tests.synthetic_run import make_synthetic_run
 
@@ -232,3 +232,48 @@ def test_write_run_report_rejects_bad_input(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text("{not json")
     with pytest.raises(SpecError, match=r"summary\.json: cannot be read as JSON"):
         write_run_report(tmp_path)
+
+
+def test_lag_section_draws_each_change_and_explains_gaps() -> None:
+    summary = {
+        "load_changes": [
+            {
+                "t_s": 60.0,
+                "phase": "spike",
+                "direction": "up",
+                "before": 22.0,
+                "after": 320.0,
+                "replicas_before": 1.0,
+                "replicas_target": 4.0,
+                "reaction_s": 18.0,
+                "ready_s": 41.0,
+                "settling_s": 41.0,
+                "lag": {"metrics_s": 12.5, "sync_wait_s": 5.5, "hold_s": 0.0, "pod_start_s": 23.0},
+                "p95_recovery_s": 45.0,
+                "capped": True,
+            },
+            {
+                "t_s": 150.0,
+                "phase": HOSTILE,
+                "direction": "down",
+                "before": 320.0,
+                "after": 22.0,
+                "replicas_before": 4.0,
+                "replicas_target": None,
+                "reaction_s": None,
+                "ready_s": None,
+                "settling_s": None,
+                "lag": {"metrics_s": None, "sync_wait_s": None, "hold_s": None, "pod_start_s": None},
+                "p95_recovery_s": None,
+                "capped": False,
+            },
+        ]
+    }
+    html = lag.render_lag_section(summary)
+    doc = Doc(html)
+    assert "↑ 1:00 1→4 pods" in doc.joined and ">41 s<" in html  # 12.5 + 5.5 + 0 + 23
+    assert html.count("<rect x=") == 3  # the zero hold and the all-null change draw nothing
+    assert "capped at min/max replicas" in doc.joined
+    assert "capacity never reached the desired count" in doc.joined
+    assert "script" not in doc.tags and HOSTILE in doc.joined
+    assert "no load change with a scale response" in lag.render_lag_section({"load_changes": []})
