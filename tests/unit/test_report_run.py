@@ -277,3 +277,14 @@ def test_lag_section_draws_each_change_and_explains_gaps() -> None:
     assert "capacity never reached the desired count" in doc.joined
     assert "script" not in doc.tags and HOSTILE in doc.joined
     assert "no load change with a scale response" in lag.render_lag_section({"load_changes": []})
+
+
+def test_closed_model_run_gets_a_users_panel_and_no_scaling_renders(tmp_path: Path) -> None:
+    path = make_synthetic_run(tmp_path / "r", duration_s=120, seed=4, closed_model=True, scale_events=False)
+    run = load_run(path)
+    html = render_run_report(run, build_summary(run))
+    titles = re.findall(r'<span class="tl-title">([^<]+)</span>', html)
+    assert titles[:2] == ["Load", "Users (closed model)"] and len(titles) == 6
+    assert "planned users" in html
+    assert "maxReplicas 1" in html
+    assert not re.search(r'class="tl-mark"[^>]*>\d+→\d+<', html)  # no rescale happened, none drawn
