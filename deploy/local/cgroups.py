@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 import psutil
+
 from hpabench.deploy.local.resources import CgroupLimits
 
 PROC_MOUNTS = Path("/proc/self/mounts")

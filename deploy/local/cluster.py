@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import yaml
+
 from hpabench.deploy.local import haproxy, prometheus
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cgroups import CgroupDriver, detect_driver
@@ -55,7 +56,6 @@ from hpabench.deploy.local.workloads import (
     WorkloadSpec,
     parse_objects,
 )
-
 from hpabench.errors import TargetError
 from hpabench.rundir import RunDir
 
@@ -94,6 +94,8 @@ class LocalCluster:
         self._stable_ports: dict[str, dict[int, int]] = {}
         self._servers: dict[str, subprocess.Popen[bytes]] = {}
         self._haproxy_api: haproxy.RuntimeApi | None = None
+        self._haproxy_stats_port = 0
+        self._bindings: list[BackendBinding] = []
         self._endpoints: EndpointsController | None = None
         self._controllers: list[Any] = []
         self._tempdirs: list[Path] = []
@@ -130,6 +132,27 @@ class LocalCluster:
         if name not in self._service_ports:
             raise KeyError(f"no Service {name!r} (have: {', '.join(sorted(self._service_ports))})")
         return f"http://127.0.0.1:{self._service_ports[name]}"
+
+    def service_urls(self) -> dict[str, str]:
+        """Every Service's local URL by name."""
+        return {name: f"http://127.0.0.1:{port}" for name, port in sorted(self._service_ports.items())}
+
+    @property
+    def server_pids(self) -> list[int]:
+        """PIDs of HAProxy and Prometheus (pods are tracked through their cgroups)."""
+        return [server.pid for server in self._servers.values()]
+
+    @property
+    def infra_ports(self) -> list[int]:
+        """The fixed ports of this stack: Services, HAProxy stats, Prometheus, exporter."""
+        ports = set(self._service_ports.values())
+        ports.update(p for ports_ in self._stable_ports.values() for p in ports_.values())
+        if self._haproxy_stats_port:
+            ports.add(self._haproxy_stats_port)
+        for url in (self.prometheus_url, self.exporter_url):
+            if url:
+                ports.add(int(url.rsplit(":", 1)[1]))
+        return sorted(ports)
 
     def deployment(self, name: str) -> LocalDeployment:
         if name not in self._deployments:
@@ -300,7 +323,6 @@ class LocalCluster:
             [binary, "-f", str(config_file), "-db"], {"PATH": os.environ.get("PATH", "")}, folder / "haproxy.log"
         )
         self._haproxy_stats_port = stats_port
-        self._haproxy_backends = backends
         self._haproxy_api = haproxy.RuntimeApi(config.admin_socket)
         self._bindings = bindings
         self._info(f"    haproxy: {len(backends)} frontend(s), metrics on 127.0.0.1:{stats_port}")

@@ -16,7 +16,6 @@ from typing import Any
 
 from hpabench.deploy.local.pods import Pod, PodInfo
 from hpabench.deploy.local.workloads import WorkloadSpec, random_suffix
-
 from hpabench.rundir import EventLog
 
 SCALERS = ("hpa", "user", "pipeline")

@@ -21,7 +21,6 @@ from pathlib import Path
 from hpabench.deploy.local.haproxy import RuntimeApi
 from hpabench.deploy.local.pods import Pod
 from hpabench.deploy.local.prometheus import PodTarget, write_targets
-
 from hpabench.errors import TargetError
 
 

@@ -31,7 +31,6 @@ from hpabench.deploy.local.probes import ProbeSpec, ProbeState, run_probe
 from hpabench.deploy.local.procs import launch, log_tail, stop_process
 from hpabench.deploy.local.resources import cgroup_limits
 from hpabench.deploy.local.runtimes import ContainerRun, PodPlan
-
 from hpabench.rundir import EventLog
 
 UNPUBLISH_WAIT_S = 2.0  # longest wait for the load balancer to drop a deleted pod

@@ -20,8 +20,10 @@ _TAKEN_LOCK = threading.Lock()
 
 
 def is_port_free(port: int, host: str = LOOPBACK) -> bool:
-    """True if nothing listens on host:port (a bind succeeds)."""
+    """True if nothing listens on host:port (a bind succeeds; TIME_WAIT leftovers do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Without SO_REUSEADDR, connections in TIME_WAIT would make a closed port look taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

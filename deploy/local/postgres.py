@@ -21,7 +21,6 @@ from pathlib import Path
 
 from hpabench.deploy.local.binaries import find_binary
 from hpabench.deploy.local.procs import RunAs, is_root, wrap_command
-
 from hpabench.errors import MissingDependencyError, TargetError
 
 

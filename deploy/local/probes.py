@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from hpabench.deploy.local.binaries import find_binary
 from hpabench.deploy.local.ports import LOOPBACK, is_port_open
-
 from hpabench.errors import MissingDependencyError
 
 

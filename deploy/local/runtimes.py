@@ -43,7 +43,6 @@ from hpabench.deploy.local.workloads import (
     ContainerSpec,
     WorkloadSpec,
 )
-
 from hpabench.errors import SpecError, SpecIssue
 
 NOBODY = 65534

@@ -22,7 +22,6 @@ from typing import Any
 
 from hpabench.deploy.local.env import EnvError, PodContext, configmap_values, resolve_env, secret_values
 from hpabench.deploy.local.resources import Resources, container_resources, pod_resources
-
 from hpabench.errors import SpecError, SpecIssue
 
 RUNTIME_APP = "refapp"

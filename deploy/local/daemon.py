@@ -1,0 +1,343 @@
+"""`hpabench up` / `status` / `down`: a LocalCluster in a detached supervisor process.
+
+State lives in `<reports>/.local/`:
+* `lock` – held (flock) by the running supervisor: a second `up` fails fast and clearly;
+* `request.json` – the objects and settings `up` hands to the supervisor;
+* `stack.json` – the supervisor's state: `starting` → `ready` (URLs, run dir, ports, cgroups)
+  → `stopping` → `stopped`, or `failed` with the error;
+* `pods.json` – a `kubectl get pods`-like snapshot, rewritten every second;
+* `supervisor.log` – the supervisor's own output.
+
+`up` validates the objects and binaries in the caller's process (so bad input is exit code 2,
+not a log line), starts the supervisor with its own session, and returns once every pod is
+ready. `down` sends SIGTERM, waits, and verifies that no process, cgroup or port is left
+(killing and removing stragglers itself if the supervisor died).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from hpabench.deploy.local.binaries import check_binaries
+from hpabench.deploy.local.cluster import LocalCluster
+from hpabench.deploy.local.ports import is_port_free
+from hpabench.deploy.local.settings import LocalSettings
+from hpabench.deploy.local.workloads import parse_objects
+from hpabench.errors import TargetError
+from hpabench.rundir import STATUS_COMPLETED, STATUS_FAILED, STATUS_RUNNING, RunDir, write_json_atomic
+
+STATE_DIR = ".local"
+STACK = "stack.json"
+PODS = "pods.json"
+REQUEST = "request.json"
+LOCK = "lock"
+SNAPSHOT_PERIOD_S = 1.0
+UP_EXTRA_TIMEOUT_S = 60.0  # on top of ready_timeout_s: server start-up and teardown on failure
+DOWN_TIMEOUT_S = 90.0
+
+
+def state_dir(reports_dir: Path) -> Path:
+    return Path(reports_dir) / STATE_DIR
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(stack: dict[str, Any]) -> bool:
+    """Is the supervisor recorded in `stack` still running (same pid *and* start time)?"""
+    pid, created = stack.get("pid"), stack.get("pid_create_time")
+    if not isinstance(pid, int):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return created is None or abs(proc.create_time() - float(created)) < 1.0
+    except psutil.Error:
+        return False
+
+
+def _running_stack(folder: Path) -> dict[str, Any] | None:
+    stack = _read_json(folder / STACK)
+    if stack is None or stack.get("status") in ("stopped", "failed") or not _alive(stack):
+        return None
+    return stack
+
+
+# ------------------------------------------------------------------------------------------ up
+
+
+def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings) -> dict[str, Any]:
+    """Start the stack in the background; return {service_url, prometheus_url, exporter_url, run_dir, pid}."""
+    folder = state_dir(reports_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    running = _running_stack(folder)
+    if running is not None:
+        raise TargetError(
+            f"a local stack is already running (pid {running.get('pid')}, run {running.get('run_dir')}); "
+            "stop it first with: hpabench down"
+        )
+    parse_objects(objects)  # SpecError here, in the caller, with exit code 2
+    check_binaries(["haproxy", "prometheus"])
+    (folder / STACK).unlink(missing_ok=True)
+    (folder / PODS).unlink(missing_ok=True)
+    write_json_atomic(folder / REQUEST, {"objects": objects, "settings": settings.to_json()})
+    log = (folder / "supervisor.log").open("ab")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpabench.deploy.local.daemon", "--reports-dir", str(Path(reports_dir).resolve())],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the terminal; Ctrl-C in the shell does not reach it
+            close_fds=True,
+        )
+    finally:
+        log.close()
+    deadline = time.monotonic() + settings.ready_timeout_s + UP_EXTRA_TIMEOUT_S
+    while True:
+        stack = _read_json(folder / STACK) or {}
+        if stack.get("pid") == proc.pid and stack.get("status") == "ready":
+            return {
+                "service_url": stack["service_url"],
+                "prometheus_url": stack["prometheus_url"],
+                "exporter_url": stack["exporter_url"],
+                "run_dir": stack["run_dir"],
+                "pid": proc.pid,
+            }
+        if stack.get("status") == "failed" or proc.poll() is not None:
+            proc.wait(timeout=DOWN_TIMEOUT_S)
+            error = stack.get("error") or f"the supervisor exited with code {proc.returncode}"
+            raise TargetError(f"hpabench up failed: {error} (see {folder / 'supervisor.log'})")
+        if time.monotonic() > deadline:
+            os.kill(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=DOWN_TIMEOUT_S)
+            raise TargetError(f"hpabench up timed out; the supervisor was stopped (see {folder / 'supervisor.log'})")
+        time.sleep(0.1)
+
+
+# ------------------------------------------------------------------------------------------ status
+
+
+def _age(seconds: float) -> str:
+    """kubectl-style age: 45s, 3m12s, 2h5m, 3d4h."""
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 600:
+        return f"{s // 60}m{s % 60}s"
+    if s < 3 * 3600:
+        return f"{s // 60}m" if s < 3600 else f"{s // 3600}h{(s % 3600) // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def status_rows(pods: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """`kubectl get pods` rows (NAME READY STATUS RESTARTS AGE) from PodInfo dicts (pure)."""
+    rows = []
+    for pod in sorted(pods, key=lambda p: (p["deployment"], p["created_ts"])):
+        rows.append(
+            {
+                "NAME": pod["name"],
+                "READY": "1/1" if pod["ready"] else "0/1",
+                "STATUS": pod.get("status") or pod["phase"],
+                "RESTARTS": pod["restarts"],
+                "AGE": _age(now - pod["created_ts"]),
+            }
+        )
+    return rows
+
+
+def status(reports_dir: Path) -> list[dict[str, Any]]:
+    """The pods of the running stack as `kubectl get pods` rows; TargetError if none runs."""
+    folder = state_dir(reports_dir)
+    stack = _read_json(folder / STACK)
+    if stack is None or stack.get("status") in ("stopped", None):
+        raise TargetError("no local stack is running (start one with: hpabench up)")
+    if not _alive(stack):
+        raise TargetError("the local stack's supervisor is gone; clean up with: hpabench down")
+    snapshot = _read_json(folder / PODS) or {"pods": []}
+    return status_rows(list(snapshot.get("pods") or []), time.time())
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    """Rows as an aligned text table with kubectl's headers."""
+    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if not rows:
+        return "No resources found."
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    lines = ["   ".join(h.ljust(widths[h]) for h in headers).rstrip()]
+    for row in rows:
+        lines.append("   ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ down
+
+
+def _cleanup_leftovers(stack: dict[str, Any]) -> list[str]:
+    """Kill processes in the recorded cgroups and remove them; what could not be cleaned."""
+    problems: list[str] = []
+    for base in map(Path, stack.get("cgroup_paths") or []):
+        if not base.exists():
+            continue
+        for child in [c for c in base.iterdir() if c.is_dir()] + [base]:
+            procs = child / "cgroup.procs"
+            for _ in range(100):
+                pids = [int(p) for p in procs.read_text().split()] if procs.exists() else []
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.05)
+            try:
+                child.rmdir()
+            except OSError as exc:
+                problems.append(f"cgroup {child}: {exc.strerror}")
+    return problems
+
+
+def verify_clean(stack: dict[str, Any]) -> list[str]:
+    """What the stack left behind: live pids, cgroup folders, bound ports (empty = clean)."""
+    problems = []
+    for pid in stack.get("server_pids") or []:
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            problems.append(f"process {pid} still running")
+    for path in stack.get("cgroup_paths") or []:
+        if Path(path).exists():
+            problems.append(f"cgroup {path} still exists")
+    for port in stack.get("ports") or []:
+        if not is_port_free(port):
+            problems.append(f"port {port} still in use")
+    return problems
+
+
+def down(reports_dir: Path) -> dict[str, Any]:
+    """Stop the running stack and verify nothing is left; TargetError if something is."""
+    folder = state_dir(reports_dir)
+    stack = _read_json(folder / STACK)
+    if stack is None:
+        raise TargetError("no local stack is running (nothing to stop)")
+    t0 = time.monotonic()
+    if _alive(stack):
+        pid = int(stack["pid"])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + DOWN_TIMEOUT_S
+        while _alive(stack) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(stack):
+            os.killpg(pid, signal.SIGKILL)
+    problems = _cleanup_leftovers(stack)
+    problems += verify_clean(stack)
+    stopped = _read_json(folder / STACK) or stack
+    if problems:
+        raise TargetError("hpabench down left things behind:\n  " + "\n  ".join(problems))
+    for name in (STACK, PODS, REQUEST):
+        (folder / name).unlink(missing_ok=True)
+    return {"run_dir": stopped.get("run_dir"), "stopped_in_s": round(time.monotonic() - t0, 3)}
+
+
+# ------------------------------------------------------------------------------------------ supervisor
+
+
+class _Supervisor:
+    def __init__(self, reports_dir: Path) -> None:
+        self.reports_dir = reports_dir
+        self.folder = state_dir(reports_dir)
+        self.stop = threading.Event()
+        self.starting = True
+        self.stack: dict[str, Any] = {}
+
+    def write(self, **fields: Any) -> None:
+        self.stack.update(fields)
+        write_json_atomic(self.folder / STACK, self.stack)
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        self.stop.set()
+        if self.starting:
+            raise KeyboardInterrupt(f"signal {signum} during start-up")
+
+    def main(self) -> int:
+        lock = (self.folder / LOCK).open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print("another supervisor holds the lock", file=sys.stderr)
+            return 1
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self.on_signal)
+        me = psutil.Process()
+        self.write(status="starting", pid=os.getpid(), pid_create_time=me.create_time(), started_at=time.time())
+        request = _read_json(self.folder / REQUEST) or {}
+        run: RunDir | None = None
+        cluster: LocalCluster | None = None
+        code = 0
+        try:
+            settings = LocalSettings.from_json(request.get("settings") or {})
+            run = RunDir.create(self.reports_dir, "up")
+            run.update_manifest(run_id=run.run_id, status=STATUS_RUNNING, target="local", created_at=time.time())
+            self.write(run_dir=str(run.path))
+            cluster = LocalCluster.start(list(request.get("objects") or []), run, settings, progress=print)
+            self.starting = False
+            self.write(
+                status="ready",
+                service_url=cluster.service_urls().get("web", ""),
+                prometheus_url=cluster.prometheus_url,
+                exporter_url=cluster.exporter_url,
+                cgroup_paths=[str(p) for p in cluster.cgroup_paths],
+                server_pids=cluster.server_pids,
+                ports=cluster.infra_ports,
+            )
+            while not self.stop.wait(SNAPSHOT_PERIOD_S):
+                write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": cluster.snapshot()})
+        except (KeyboardInterrupt, Exception) as exc:  # recorded for `up` to report
+            self.starting = False
+            if not self.stop.is_set() or not isinstance(exc, KeyboardInterrupt):
+                code = 1
+                self.write(status="failed", error=str(exc) or type(exc).__name__)
+                if run is not None:
+                    run.update_manifest(status=STATUS_FAILED, error=str(exc))
+        finally:
+            self.starting = False
+            if cluster is not None:
+                if code == 0:
+                    self.write(status="stopping")
+                cluster.stop()
+            if run is not None:
+                if code == 0:
+                    run.update_manifest(status=STATUS_COMPLETED, finished_at=time.time())
+                run.close()
+            if code == 0:
+                self.write(status="stopped", stopped_at=time.time())
+            lock.close()
+        return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="hpabench local stack supervisor (started by `hpabench up`)")
+    parser.add_argument("--reports-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return _Supervisor(args.reports_dir).main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
