@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client.core import Metric
+
 from hpabench.deploy.hpa.conditions import Condition
 from hpabench.deploy.hpa.core import Decision, PriorStatus, decide, rescale_failed, target_unavailable
 from hpabench.deploy.hpa.custom import InstantQuery, PrometheusQuery, external_reading, object_reading, pods_reading
@@ -32,8 +34,6 @@ from hpabench.deploy.hpa.spec import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS,
 from hpabench.deploy.hpa.status import HpaStatus, build_status, ksm_families
 from hpabench.deploy.hpa.timeline import TimelineWriter, timeline_row
 from hpabench.deploy.hpa.validate import parse_hpa
-from prometheus_client.core import Metric
-
 from hpabench.rundir import EventLog
 
 MAX_WAIT_S = 0.5  # longest sleep of the timer thread, so stop() is prompt
@@ -158,8 +158,9 @@ class HpaController:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Register the metrics collector, scrape and sync once now, then run the timer thread."""
+    def start(self, thread: bool = True) -> None:
+        """Register the metrics collector, scrape and sync once now, then run the timer thread
+        (`thread=False`: the caller drives `run_due`, e.g. with a fake clock)."""
         if self._started:
             return
         self._started = True
@@ -169,8 +170,9 @@ class HpaController:
         self.sync(now)
         self._next_scrape_ts = now + self.settings.metrics_window_s
         self._next_sync_ts = now + self.settings.sync_period_s
-        self._thread = threading.Thread(target=self._run, name=f"hpa-{self.name}", daemon=True)
-        self._thread.start()
+        if thread:
+            self._thread = threading.Thread(target=self._run, name=f"hpa-{self.name}", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread (joined) and write `hpa.parquet`. Idempotent; safe without start()."""
@@ -188,21 +190,27 @@ class HpaController:
     def _run(self) -> None:
         while not self._stop.is_set():
             now = self._clock()
-            due = min(self._next_scrape_ts, self._next_sync_ts)
-            if now < due:
+            due = self.run_due(now)
+            if due > now:
                 self._stop.wait(min(due - now, MAX_WAIT_S))
-                continue
-            try:
-                if now >= self._next_scrape_ts:
-                    self.scrape(now)
-                    self._next_scrape_ts = _next(self._next_scrape_ts, self.settings.metrics_window_s, now)
-                if now >= self._next_sync_ts:
-                    self.sync(now)
-                    self._next_sync_ts = _next(self._next_sync_ts, self.settings.sync_period_s, now)
-            except Exception as exc:  # one bad sync must not end autoscaling for the run
-                self._events.emit("warning", ts=now, message=f"HorizontalPodAutoscaler/{self.name}: {exc!r}")
-                self._next_sync_ts = max(self._next_sync_ts, now + self.settings.sync_period_s)
-                self._next_scrape_ts = max(self._next_scrape_ts, now + self.settings.metrics_window_s)
+
+    def run_due(self, now: float) -> float:
+        """Do the scrape and/or sync that are due at `now`; return when the next one is due.
+
+        The timer thread calls this; tests with a fake clock call it directly.
+        """
+        try:
+            if now >= self._next_scrape_ts:
+                self.scrape(now)
+                self._next_scrape_ts = _next(self._next_scrape_ts, self.settings.metrics_window_s, now)
+            if now >= self._next_sync_ts:
+                self.sync(now)
+                self._next_sync_ts = _next(self._next_sync_ts, self.settings.sync_period_s, now)
+        except Exception as exc:  # one bad sync must not end autoscaling for the run
+            self._events.emit("warning", ts=now, message=f"HorizontalPodAutoscaler/{self.name}: {exc!r}")
+            self._next_sync_ts = max(self._next_sync_ts, now + self.settings.sync_period_s)
+            self._next_scrape_ts = max(self._next_scrape_ts, now + self.settings.metrics_window_s)
+        return min(self._next_scrape_ts, self._next_sync_ts)
 
     # ---- one scrape / one sync -------------------------------------------------------------
 

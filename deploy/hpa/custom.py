@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from hpabench.deploy.hpa.inputs import FetchError, MetricReading, ObjectValues, PodMetric, PodMetrics
 from hpabench.deploy.hpa.quantity import trunc_milli
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from hpabench.deploy.hpa.quantity import Quantity, parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 from pydantic.alias_generators import to_camel
+
+from hpabench.deploy.hpa.quantity import Quantity, parse_quantity
 
 RESOURCE = "Resource"
 CONTAINER_RESOURCE = "ContainerResource"

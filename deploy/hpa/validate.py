@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import (
     AVERAGE_VALUE,
@@ -41,8 +43,6 @@ from hpabench.deploy.hpa.spec import (
     ScalingRules,
     apply_api_defaults,
 )
-from pydantic import ValidationError
-
 from hpabench.errors import SpecError, SpecIssue
 
 MAX_STABILIZATION_WINDOW_S = 3600
