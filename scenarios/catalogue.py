@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hpabench.errors import SpecError, SpecIssue
 from hpabench.scenarios.spec import Replay, Scenario
 from hpabench.scenarios.traces import read_trace
-
-from hpabench.errors import SpecError, SpecIssue
 from hpabench.specio import read_yaml, validate_data
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"

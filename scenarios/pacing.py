@@ -8,8 +8,9 @@
   effect at the step, not one second later. Deterministic for a given `random.Random`.
 * `ArrivalQueue` — one per Locust process. Users `claim(now)` the next arrival up to `horizon_s`
   ahead and sleep until it; an arrival nobody claimed within `max_lag_s` of its time is dropped.
-  Every generated arrival is counted as *intended* in its whole unix second, every drop as
-  *dropped*; `take_counts(before)` hands the finished seconds to the recorder.
+  Every generated arrival is counted as *intended* in its run second (k = floor(t - t0), the
+  interval [t0+k, t0+k+1)), every drop as *dropped*; `take_counts(before)` hands the finished
+  seconds to the recorder.
 * `behind_flags(intended, achieved, window)` — per second, whether achieved stayed below 95% of
   intended over the trailing window (the `generator_behind` rule).
 """
@@ -81,7 +82,7 @@ class ArrivalQueue:
         self.t0 = t0
         self.max_lag_s = max_lag_s
         self.horizon_s = horizon_s
-        self._pending: deque[float] = deque()
+        self._pending: deque[float] = deque()  # run seconds of generated, unclaimed arrivals
         self._last_run_s = -1e-9  # run seconds of the last generated arrival
         self._exhausted = False
         self.intended: dict[int, int] = {}
@@ -90,20 +91,20 @@ class ArrivalQueue:
         self.dropped_total = 0
 
     def _generate_until(self, limit: float) -> None:
-        while not self._exhausted and self.t0 + self._last_run_s <= limit:
+        limit_run_s = limit - self.t0
+        while not self._exhausted and self._last_run_s <= limit_run_s:
             t = self.schedule.next_after(self._last_run_s)
             if t is None:
                 self._exhausted = True
                 return
             self._last_run_s = t
-            arrival = self.t0 + t
-            self._pending.append(arrival)
-            second = math.floor(arrival)
+            self._pending.append(t)
+            second = math.floor(t)
             self.intended[second] = self.intended.get(second, 0) + 1
             self.intended_total += 1
 
     def _drop_stale(self, now: float) -> None:
-        oldest_allowed = now - self.max_lag_s
+        oldest_allowed = now - self.t0 - self.max_lag_s
         while self._pending and self._pending[0] < oldest_allowed:
             second = math.floor(self._pending.popleft())
             self.dropped[second] = self.dropped.get(second, 0) + 1
@@ -118,8 +119,8 @@ class ArrivalQueue:
         """The next unclaimed arrival (unix time) due within `horizon_s` of `now`, else None."""
         self._generate_until(now + self.horizon_s)
         self._drop_stale(now)
-        if self._pending and self._pending[0] <= now + self.horizon_s:
-            return self._pending.popleft()
+        if self._pending and self.t0 + self._pending[0] <= now + self.horizon_s:
+            return self.t0 + self._pending.popleft()
         return None
 
     @property
@@ -128,7 +129,7 @@ class ArrivalQueue:
         return self._exhausted and not self._pending
 
     def take_counts(self, before_second: int) -> dict[int, tuple[int, int]]:
-        """Pop {second: (intended, dropped)} for every whole second < `before_second`."""
+        """Pop {run second: (intended, dropped)} for every run second k < `before_second`."""
         seconds = {s for s in self.intended if s < before_second} | {s for s in self.dropped if s < before_second}
         return {s: (self.intended.pop(s, 0), self.dropped.pop(s, 0)) for s in sorted(seconds)}
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
-from hpabench.scenarios.spec import WARMUP_STAGE, Diurnal, Replay, Sawtooth, Scenario, Unit
 
 from hpabench.errors import SpecError, SpecIssue
+from hpabench.scenarios.spec import WARMUP_STAGE, Diurnal, Replay, Sawtooth, Scenario, Unit
 
 Curve = Literal["linear", "cosine", "rates"]
 
@@ -210,12 +210,20 @@ class StageSpan:
     end_s: float
     unit: Unit
     peak: float
+    level: float  # the stage's nominal level: where a step/ramp goes, a shape's peak
 
 
 def stage_spans(scenario: Scenario, time_scale: float = 1.0) -> list[StageSpan]:
     """Stage boundaries in run seconds (for `load_stage` events and report phases)."""
     return [
-        StageSpan(s.name, s.start_s * time_scale, s.end_s * time_scale, s.unit, s.peak_level)
+        StageSpan(
+            s.name,
+            s.start_s * time_scale,
+            s.end_s * time_scale,
+            s.unit,
+            s.peak_level,
+            s.end_level if s.curve == "linear" else s.peak_level,
+        )
         for s in segments(scenario)
     ]
 

@@ -1,0 +1,179 @@
+"""The recorder, inside a Locust process: per-second client stats and generator health to jsonl.
+
+Loaded into every Locust process of a run (via `locustfiles/hpabench_recorder.py` or the
+catalogue locustfile). `install()` hooks Locust's events once per process:
+
+* `request` → `SecondRecorder.record` (completion second, route = Locust's request `name`);
+* `test_start` → start writing; the master/standalone process makes sure the clock file has t0
+  (the scenario shape writes it at its first tick; a user's own shape or none: now), a worker
+  reads t0 from it;
+* a greenlet wakes just after every run second (t0 + k) and appends the finished seconds to
+  `data/client_stats.<process>.jsonl` and `data/load.<process>.jsonl` (flushed each time);
+* `test_stop` / `quitting` → final flush (including the last partial second), `t_end` in the clock.
+
+`load.<process>.jsonl` rows: `ts` (t0 + k), `t_s` (k, the run second), `process`, `role`
+(standalone|master|worker), `users`, `completed`, `sent`, `intended`, `dropped` (null where not
+measured: `sent` only for hpabench users, `intended` / `dropped` only in the open model) and
+`cpu` — this process's CPU time over the last second as a fraction of one core (user + system,
+all threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from hpabench.scenarios.locust_runtime import ProcessRuntime, get_runtime, read_clock, write_clock
+from hpabench.scenarios.recording import JsonlWriter, SecondRecorder
+
+log = logging.getLogger("hpabench.recorder")
+
+FLUSH_OFFSET_S = 0.02  # flush just after the second boundary, when that second is complete
+CLOCK_WAIT_S = 5.0
+
+
+class Recorder:
+    """One per Locust process; see the module docstring."""
+
+    def __init__(self, environment: Environment, runtime: ProcessRuntime) -> None:
+        self.environment = environment
+        self.runtime = runtime
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            self.role = "master"
+        elif isinstance(runner, WorkerRunner):
+            self.role = "worker"
+        else:
+            self.role = "standalone"
+        data_dir = runtime.config.data_dir
+        name = runtime.process_name
+        self.seconds = SecondRecorder(name)
+        self.client_out = JsonlWriter(data_dir / f"client_stats.{name}.jsonl", lazy=self.role == "master")
+        self.load_out = JsonlWriter(data_dir / f"load.{name}.jsonl")
+        self._cpu_mark = (time.time(), time.process_time())
+        self._flusher: Any = None
+        self._stopped = False
+
+    # -- Locust event handlers ----------------------------------------------------------------
+    def on_request(
+        self, request_type: str, name: str, response_time: float, response_length: int, exception: Any = None, **_: Any
+    ) -> None:
+        self.seconds.record(time.time(), name, response_time or 0.0, exception is not None)
+
+    def on_test_start(self, **_: Any) -> None:
+        now = time.time()
+        data_dir = self.runtime.config.data_dir
+        if self.role == "worker":
+            t0 = self._wait_for_clock()
+        else:
+            t0 = read_clock(data_dir).get("t0") or write_clock(data_dir, t0=now, source="test_start")["t0"]
+        if self.runtime.t0 is None:
+            self.runtime.set_t0(float(t0))
+        self.seconds.start(now, float(self.runtime.t0 or t0))
+        self._cpu_mark = (now, time.process_time())
+        self._stopped = False
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_loop)
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.flush(time.time(), final=True)
+        if self.role != "worker":
+            write_clock(self.runtime.config.data_dir, t_end=time.time())
+
+    def on_quitting(self, **_: Any) -> None:
+        self.on_test_stop()
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+            self._flusher = None
+        self.client_out.close()
+        self.load_out.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def _wait_for_clock(self) -> float:
+        """A worker's t0: the master wrote it before dispatching users; wait briefly if racing."""
+        deadline = time.time() + CLOCK_WAIT_S
+        while time.time() < deadline:
+            t0 = read_clock(self.runtime.config.data_dir).get("t0")
+            if t0:
+                return float(t0)
+            gevent.sleep(0.05)
+        log.warning("no t0 in the clock file after %.0f s; using this worker's start time", CLOCK_WAIT_S)
+        return time.time()
+
+    def _flush_loop(self) -> None:
+        t0 = self.seconds.t0
+        while not self._stopped:
+            now = time.time()
+            next_boundary = t0 + math.floor(now - t0) + 1.0
+            gevent.sleep(next_boundary + FLUSH_OFFSET_S - now)
+            if not self._stopped:
+                self.flush(time.time())
+
+    def flush(self, now: float, final: bool = False) -> None:
+        """Append every finished second (with `final`, the current partial one too)."""
+        if self.seconds.next_second is None:
+            return
+        before = self.seconds.second_of(now) + (1 if final else 0)
+        client_rows, completed = self.seconds.rows_before(before)
+        counts = self.runtime.take_counts(now, before)
+        wall, cpu_time = time.time(), time.process_time()
+        elapsed = wall - self._cpu_mark[0]
+        cpu = (cpu_time - self._cpu_mark[1]) / elapsed if elapsed > 0 else 0.0
+        self._cpu_mark = (wall, cpu_time)
+        users = self.environment.runner.user_count if self.environment.runner is not None else 0
+        open_model = self.runtime.has_arrivals
+        own_users = not self.runtime.config.own_locustfile
+        load_rows = []
+        for second in sorted(set(completed) | set(counts)):
+            row = counts.get(second, {})
+            load_rows.append(
+                {
+                    "ts": self.seconds.t0 + second,
+                    "t_s": second,
+                    "process": self.runtime.process_name,
+                    "role": self.role,
+                    "users": users,
+                    "completed": completed.get(second, 0),
+                    "sent": row.get("sent", 0) if own_users and self.role != "master" else None,
+                    "intended": row.get("intended", 0) if open_model else None,
+                    "dropped": row.get("dropped", 0) if open_model else None,
+                    "cpu": round(cpu, 4),
+                }
+            )
+        if self.role != "master":  # the master sends no requests: its rows would all be zero
+            self.client_out.write(client_rows)
+        self.load_out.write(load_rows)
+
+
+_RECORDER: Recorder | None = None
+_INSTALLED = False
+
+
+def install() -> None:
+    """Hook the recorder into this Locust process (idempotent; called by the locustfiles)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    _INSTALLED = True
+
+    def _on_init(environment: Environment, **_: Any) -> None:
+        global _RECORDER
+        _RECORDER = recorder = Recorder(environment, get_runtime())
+        hooks: Any = environment.events  # Locust's EventHook methods are unannotated
+        hooks.request.add_listener(recorder.on_request)
+        hooks.test_start.add_listener(recorder.on_test_start)
+        hooks.test_stop.add_listener(recorder.on_test_stop)
+        hooks.quitting.add_listener(recorder.on_quitting)
+
+    init_hook: Any = events.init
+    init_hook.add_listener(_on_init)

@@ -1,0 +1,213 @@
+"""State shared by the Locust-side pieces of one Locust process — without importing Locust.
+
+The driver (parent process) writes a `RuntimeConfig` JSON file and starts Locust with
+`HPABENCH_LOCUST_CONFIG=<file>`, `HPABENCH_PROCESS=<name>` (`main`, `master`, `worker-1`, ...)
+and `HPABENCH_PROCESS_INDEX=<i>` (0..generators-1 among the processes that run users). Inside
+Locust, the shape, the users and the recorder share one `ProcessRuntime` (`get_runtime()`):
+
+* the **clock**: t0 = unix time of the load phase's start, decided by the shape on the master
+  (or standalone) process at its first tick and published in `data/locust_clock.json`, so every
+  process — and the driver — agrees on "t_s = 0";
+* the **target** now (the pure `target_at`, cached for 50 ms);
+* the open model's **arrival queue** (this process's share of the planned rate);
+* per-second counters of requests **sent** by hpabench users.
+
+Plain Python (no gevent), so it is unit-tested with explicit `now` values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpabench.scenarios.mix import think_time_s
+from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule
+from hpabench.scenarios.shapes import Target, open_pool_users, target_at, total_duration_s
+from hpabench.scenarios.spec import Scenario
+
+ENV_CONFIG = "HPABENCH_LOCUST_CONFIG"
+ENV_PROCESS = "HPABENCH_PROCESS"
+ENV_PROCESS_INDEX = "HPABENCH_PROCESS_INDEX"
+CONFIG_FILE = "locust_config.json"
+CLOCK_FILE = "locust_clock.json"
+TARGET_CACHE_S = 0.05
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What every Locust process of a run needs to know (written by the driver as JSON)."""
+
+    scenario: Scenario
+    time_scale: float
+    data_dir: Path
+    generators: int  # processes that run users: 1 standalone, N workers in distributed mode
+    own_locustfile: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.model_dump(mode="json"),
+            "time_scale": self.time_scale,
+            "data_dir": str(self.data_dir),
+            "generators": self.generators,
+            "own_locustfile": self.own_locustfile,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuntimeConfig:
+        return cls(
+            scenario=Scenario.model_validate(data["scenario"]),
+            time_scale=float(data["time_scale"]),
+            data_dir=Path(data["data_dir"]),
+            generators=int(data["generators"]),
+            own_locustfile=bool(data.get("own_locustfile", False)),
+        )
+
+    def write(self, path: Path) -> None:
+        _write_json_atomic(path, self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> RuntimeConfig:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_clock(data_dir: Path) -> dict[str, Any]:
+    """`{"t0": unix s, "t_end": unix s (once stopped), "pid": ...}` or {} if not yet written."""
+    try:
+        data = json.loads((data_dir / CLOCK_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_clock(data_dir: Path, **fields: float | int | str) -> dict[str, Any]:
+    """Merge `fields` into the clock file atomically (only the master/standalone process writes)."""
+    clock = {**read_clock(data_dir), **fields}
+    _write_json_atomic(data_dir / CLOCK_FILE, clock)
+    return clock
+
+
+class ProcessRuntime:
+    """Per-process state; see the module docstring. Not thread-safe (gevent: one OS thread)."""
+
+    def __init__(self, config: RuntimeConfig, process_name: str = "main", process_index: int = 0) -> None:
+        self.config = config
+        self.scenario = config.scenario
+        self.time_scale = config.time_scale
+        self.process_name = process_name
+        self.process_index = process_index
+        self.duration_s = total_duration_s(self.scenario, self.time_scale)
+        self.open_pool_users = open_pool_users(self.scenario)
+        self.t0: float | None = None
+        self._target: Target | None = None
+        self._target_at = -math.inf
+        self._queue: ArrivalQueue | None = None
+        self._user_counter = 0
+        self.sent: dict[int, int] = {}
+
+    # -- clock ------------------------------------------------------------------------------
+    def set_t0(self, t0: float) -> None:
+        self.t0 = t0
+        self._target_at = -math.inf
+
+    def elapsed_s(self, now: float) -> float:
+        return now - self.t0 if self.t0 is not None else 0.0
+
+    # -- target -----------------------------------------------------------------------------
+    def target(self, now: float) -> Target | None:
+        """The planned target at `now` (unix s); cached for TARGET_CACHE_S."""
+        if abs(now - self._target_at) > TARGET_CACHE_S:
+            self._target = target_at(self.scenario, max(0.0, self.elapsed_s(now)), self.time_scale)
+            self._target_at = now
+        return self._target
+
+    def is_open_model(self, now: float) -> bool:
+        target = self.target(now)
+        return target is not None and target.rps is not None
+
+    def users_for(self, target: Target) -> int:
+        """Users the shape asks Locust for: the closed target, or the open model's fixed pool."""
+        return int(target.users) if target.users is not None else self.open_pool_users
+
+    # -- open model -------------------------------------------------------------------------
+    def _rate(self, t_s: float) -> float | None:
+        target = target_at(self.scenario, t_s, self.time_scale)
+        if target is None or target.rps is None:
+            return None
+        return float(target.rps) / self.config.generators
+
+    def arrival_queue(self) -> ArrivalQueue | None:
+        """This process's arrival queue (None before t0 is known or for a closed-only plan)."""
+        if self._queue is None and self.t0 is not None and self.open_pool_users > 0:
+            rng = random.Random(f"arrivals-{self.scenario.seed}-{self.process_index}")
+            arrivals = self.scenario.arrivals
+            schedule = ArrivalSchedule(self._rate, self.duration_s, arrivals.process, rng)
+            self._queue = ArrivalQueue(schedule, self.t0, max_lag_s=arrivals.max_lag_s)
+        return self._queue
+
+    def claim_arrival(self, now: float) -> float | None:
+        queue = self.arrival_queue()
+        return queue.claim(now) if queue is not None else None
+
+    # -- users ------------------------------------------------------------------------------
+    def user_rng(self) -> random.Random:
+        """A distinct, reproducible RNG per user (seed, process, user number)."""
+        self._user_counter += 1
+        return random.Random(f"user-{self.scenario.seed}-{self.process_index}-{self._user_counter}")
+
+    def think_time_s(self, rng: random.Random) -> float:
+        return float(think_time_s(self.scenario.think_time, rng))
+
+    def count_sent(self, now: float) -> None:
+        """Count one request sent by an hpabench user in its run second (after t0 only)."""
+        if self.t0 is None:
+            return
+        second = math.floor(now - self.t0)
+        self.sent[second] = self.sent.get(second, 0) + 1
+
+    def take_counts(self, now: float, before_second: int) -> dict[int, dict[str, int]]:
+        """Pop per run second {sent, intended, dropped} for seconds k < before_second."""
+        queue = self._queue
+        if queue is not None:
+            queue.advance(now)
+        result: dict[int, dict[str, int]] = {}
+        for second in [s for s in self.sent if s < before_second]:
+            result.setdefault(second, {})["sent"] = self.sent.pop(second)
+        if queue is not None:
+            for second, (intended, dropped) in queue.take_counts(before_second).items():
+                row = result.setdefault(second, {})
+                row["intended"], row["dropped"] = intended, dropped
+        return result
+
+    @property
+    def has_arrivals(self) -> bool:
+        return self._queue is not None
+
+
+_RUNTIME: ProcessRuntime | None = None
+
+
+def get_runtime() -> ProcessRuntime:
+    """The process's runtime, created on first use from the environment the driver set."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        path = os.environ.get(ENV_CONFIG)
+        if not path:
+            raise RuntimeError(f"{ENV_CONFIG} is not set: hpabench's Locust files run under the hpabench driver")
+        config = RuntimeConfig.read(Path(path))
+        _RUNTIME = ProcessRuntime(
+            config,
+            process_name=os.environ.get(ENV_PROCESS, "main"),
+            process_index=int(os.environ.get(ENV_PROCESS_INDEX, "0")),
+        )
+    return _RUNTIME
