@@ -174,6 +174,27 @@ def _read_summary(path: Path, run: RunData) -> dict[str, Any]:
     return build_summary(run)
 
 
+def load_summary(path: Path) -> dict[str, Any]:
+    """The summary of the run at `path`: summary.json when current, else computed (not written).
+    SpecError when `path` is not a directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SpecError(SpecIssue(str(path), "", "is not a run directory"))
+    file = path / SUMMARY
+    if file.exists():
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError):
+            data = None
+        if (
+            isinstance(data, dict)
+            and data.get("schema_version") == SCHEMA_VERSION
+            and isinstance(data.get("kpis"), dict)
+        ):
+            return data
+    return build_summary(load_run(path))
+
+
 def load_ref(path: Path) -> RunRef:
     """One run: its summary (summary.json, or computed without writing) and its timeline."""
     path = Path(path)
