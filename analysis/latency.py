@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
 from hpabench.scenarios.histogram import SPARSE_VERSION, SUB_BUCKETS, LatencyHistogram
 
 ALL_ROUTES = "ALL"
@@ -88,6 +89,7 @@ class ClientHistograms:
             keys.append(row_keys)
             counts.append(row_counts)
         self._lengths = lengths
+        self._offsets: IntArray = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self._keys: IntArray = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
         self._counts: IntArray = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
 
@@ -105,9 +107,15 @@ class ClientHistograms:
         rows = mask & self.has_hist
         if not rows.any():
             return None
-        selected = np.repeat(rows, self._lengths)
-        keys = self._keys[selected]
-        counts = self._counts[selected]
+        chosen = np.nonzero(rows)[0]
+        first, last = int(chosen[0]), int(chosen[-1])
+        if last - first + 1 == len(chosen):  # a time window of sorted rows: slice, don't mask
+            keys = self._keys[self._offsets[first] : self._offsets[last + 1]]
+            counts = self._counts[self._offsets[first] : self._offsets[last + 1]]
+        else:
+            selected = np.repeat(rows, self._lengths)
+            keys = self._keys[selected]
+            counts = self._counts[selected]
         unique, inverse = np.unique(keys, return_inverse=True)
         summed = np.bincount(inverse, weights=counts, minlength=len(unique)).astype(np.int64)
         n = int(self.n[rows].sum())

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from hpabench.analysis import fairness as fairness_mod
 from hpabench.analysis import generator as generator_mod
 from hpabench.analysis import provisioning as prov
 from hpabench.analysis import scaling, slo
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
-from hpabench.analysis.latency import ClientHistograms, LatencyStats, latency_stats, route_rows
+from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, LatencyStats, latency_stats, route_rows
 from hpabench.analysis.phases import Phase, detect_phases, load_changes
 from hpabench.analysis.rundata import RunData, load_run, numeric, prom_frame
 from hpabench.analysis.timeline import (
@@ -33,7 +34,6 @@ from hpabench.analysis.timeline import (
     planned_on_grid,
     ready_replicas,
 )
-
 from hpabench.rundir import SUMMARY, write_json_atomic
 
 SCHEMA_VERSION = 1
@@ -338,7 +338,7 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "kpis": kpis_as_dict(kpis),
         "phases": [_phase_entry(p, hists, slo_, at_s, ready, need) for p in phases],
         "load_changes": [_change_entry(r, rec) for r, rec in zip(responses, recoveries, strict=False)],
-        "routes": _routes(run),
+        "routes": _routes(run, hists),
         "pods": _pods(run, fair),
         "flags": sorted(set(flags)),
         "notes": notes,
@@ -388,13 +388,14 @@ def _change_entry(response: scaling.ChangeResponse, recovery_s: float | None) ->
     }
 
 
-def _routes(run: RunData) -> dict[str, dict[str, Any]]:
+def _routes(run: RunData, all_routes: ClientHistograms) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if run.client.empty:
         return out
     duration_s = run.load_duration_s
     for route in sorted(set(run.client["route"].dropna().astype(str))):
-        stats = latency_stats(ClientHistograms(route_rows(run.client, route)), 0.0, duration_s)
+        hists = all_routes if route == ALL_ROUTES else ClientHistograms(route_rows(run.client, route))
+        stats = latency_stats(hists, 0.0, duration_s)
         out[route] = {
             "requests": stats.requests,
             "error_rate": clean(stats.error_rate),

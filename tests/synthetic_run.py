@@ -44,6 +44,7 @@ TIMEOUT_S = 2.0
 PROFILE_QUERIES = (
     "server_rps_by_route",
     "server_error_ratio",
+    "server_errors_rps_by_route",
     "server_p50_ms_by_route",
     "server_p95_ms_by_route",
     "server_p99_ms_by_route",
@@ -58,6 +59,7 @@ PROFILE_QUERIES = (
     "hpa_desired_replicas",
     "hpa_current_replicas",
     "haproxy_backend_queue",
+    "haproxy_backend_sessions",
     "haproxy_server_sessions",
 )
 """The query names of analysis/profiles/default.yaml this generator fakes."""
@@ -492,6 +494,10 @@ def _write_prom(
     everything = client[client["route"] == "ALL"]
     ratio = (everything["failures"] / everything["requests"].where(everything["requests"] > 0)).fillna(0.0)
     save("server_error_ratio", pd.DataFrame({"ts": everything["ts"], "value": ratio}))
+    save(
+        "server_errors_rps_by_route",
+        pd.DataFrame({"ts": routes["ts"], "value": routes["failures"] / resolution_s, "route": routes["route"]}),
+    )
     # Server-side latency excludes the client's network and queueing in HAProxy: a bit lower.
     for q in ("p50", "p95", "p99"):
         save(
@@ -536,6 +542,8 @@ def _write_prom(
         "haproxy_server_sessions",
         pd.DataFrame({"ts": ts, "value": sessions, "proxy": "web", "server": pods["pod"]}),
     )
+    backend = pd.DataFrame({"ts": ts, "value": sessions}).groupby("ts", as_index=False)["value"].sum()
+    save("haproxy_backend_sessions", backend.assign(proxy="web"))
 
 
 def _manifest(

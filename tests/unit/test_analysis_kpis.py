@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from hpabench.analysis import fairness, generator, provisioning, scaling, slo
 from hpabench.analysis.latency import ClientHistograms, latency_stats, route_rows
 from hpabench.analysis.phases import LoadChange, detect_phases, load_changes
@@ -286,3 +287,17 @@ def test_generator_health() -> None:
     closed = pd.DataFrame({"t_s": [0.0, 1.0], "users": [5.0, 10.0], "planned_users": [10.0, 10.0]})
     assert generator.generator_health(closed).achieved_ratio == 0.75
     assert generator.generator_health(pd.DataFrame(), event_kinds=["generator_behind"]).flags == ("generator_behind",)
+
+
+def test_merge_of_scattered_rows_equals_recording_everything() -> None:
+    per_second = {float(t): [float(10 * t + k) for k in range(1, 6)] for t in range(6)}
+    hists = ClientHistograms(client_frame(per_second))
+    mask = np.array([True, False, True, False, False, True])
+    merged = hists.merge(mask)
+    reference = LatencyHistogram()
+    for t in (0.0, 2.0, 5.0):
+        reference.record_many(per_second[t])
+    assert merged == reference
+    contiguous = hists.merge(np.array([False, True, True, True, False, False]))
+    assert contiguous is not None and contiguous.count == 15 and contiguous.min == 11.0 and contiguous.max == 35.0
+    assert hists.merge(np.zeros(6, dtype=bool)) is None

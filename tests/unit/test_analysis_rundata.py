@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hpabench.analysis.rundata import CLIENT_COLUMNS, HPA_COLUMNS, PODS_COLUMNS, load_run, prom_frame
 
+from hpabench.analysis.rundata import CLIENT_COLUMNS, HPA_COLUMNS, PODS_COLUMNS, load_run, prom_frame
 from tests.synthetic_run import START_TS, make_synthetic_run
 
 
@@ -86,3 +86,12 @@ def test_interrupted_run_is_cut_mid_spike(tmp_path: Path) -> None:
     assert run.load_duration_s == pytest.approx(70.0)
     assert run.client["t_s"].max() < 70.0
     assert not run.planned.empty and run.planned["t_s"].max() == 199.0
+
+
+def test_synthetic_run_fakes_every_default_profile_query(tmp_path: Path) -> None:
+    from hpabench.analysis.profile import load_profile
+    from tests.synthetic_run import PROFILE_QUERIES
+
+    assert set(PROFILE_QUERIES) == set(load_profile().names())
+    run = load_run(make_synthetic_run(tmp_path / "r", duration_s=60))
+    assert set(run.prom) == set(PROFILE_QUERIES)
