@@ -7,7 +7,8 @@ catalogue locustfile). `install()` hooks Locust's events once per process:
 * `test_start` → start writing; the master/standalone process makes sure the clock file has t0
   (the scenario shape writes it at its first tick; a user's own shape or none: now), a worker
   reads t0 from it;
-* a greenlet wakes just after every run second (t0 + k) and appends the finished seconds to
+* a greenlet samples the user count in the middle of every run second k ([t0 + k, t0 + k + 1)),
+  wakes just after the second ends and appends the finished seconds to
   `data/client_stats.<process>.jsonl` and `data/load.<process>.jsonl` (flushed each time);
 * `test_stop` / `quitting` → final flush (including the last partial second), `t_end` in the clock.
 
@@ -59,6 +60,7 @@ class Recorder:
         self.load_out = JsonlWriter(data_dir / f"load.{name}.jsonl")
         self._cpu_mark = (time.time(), time.process_time())
         self._flusher: Any = None
+        self._users_at: dict[int, int] = {}
         self._stopped = False
 
     # -- Locust event handlers ----------------------------------------------------------------
@@ -110,12 +112,23 @@ class Recorder:
         log.warning("no t0 in the clock file after %.0f s; using this worker's start time", CLOCK_WAIT_S)
         return time.time()
 
+    def _user_count(self) -> int:
+        runner = self.environment.runner
+        return int(runner.user_count) if runner is not None else 0
+
     def _flush_loop(self) -> None:
+        """Twice per run second: sample the user count mid-second, flush just after its end."""
         t0 = self.seconds.t0
         while not self._stopped:
             now = time.time()
-            next_boundary = t0 + math.floor(now - t0) + 1.0
-            gevent.sleep(next_boundary + FLUSH_OFFSET_S - now)
+            second = math.floor(now - t0)
+            middle = t0 + second + 0.5
+            if now < middle:
+                gevent.sleep(middle - now)
+                # mid-second, so a spawn at the next stage boundary is not attributed to this one
+                self._users_at[second] = self._user_count()
+            now = time.time()
+            gevent.sleep(t0 + second + 1.0 + FLUSH_OFFSET_S - now)
             if not self._stopped:
                 self.flush(time.time())
 
@@ -130,7 +143,7 @@ class Recorder:
         elapsed = wall - self._cpu_mark[0]
         cpu = (cpu_time - self._cpu_mark[1]) / elapsed if elapsed > 0 else 0.0
         self._cpu_mark = (wall, cpu_time)
-        users = self.environment.runner.user_count if self.environment.runner is not None else 0
+        users_now = self._user_count()
         open_model = self.runtime.has_arrivals
         own_users = not self.runtime.config.own_locustfile
         load_rows = []
@@ -142,7 +155,7 @@ class Recorder:
                     "t_s": second,
                     "process": self.runtime.process_name,
                     "role": self.role,
-                    "users": users,
+                    "users": self._users_at.pop(second, users_now),
                     "completed": completed.get(second, 0),
                     "sent": row.get("sent", 0) if own_users and self.role != "master" else None,
                     "intended": row.get("intended", 0) if open_model else None,
