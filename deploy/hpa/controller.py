@@ -131,11 +131,15 @@ class HpaController:
         data_dir: Path,
         clock: Callable[[], float] = time.time,
         query: InstantQuery | None = None,
+        namespace: str | None = None,
     ) -> None:
         self.settings = settings or HpaSettings()
         self.spec = parse_hpa(hpa, source=f"HorizontalPodAutoscaler/{hpa.get('metadata', {}).get('name', '?')}",
                               settings=self.settings)  # fmt: skip
         self.name = self.spec.name
+        # Series carry the namespace the target labels everything with (the local exporter's),
+        # so PromQL joins with the pod series work; the manifest's own namespace otherwise.
+        self.namespace = namespace or _cluster_namespace(cluster) or self.spec.namespace
         self._cluster = cluster
         self._events = events
         self._clock = clock
@@ -324,11 +328,16 @@ class HpaController:
         """The HPA status now, like `kubectl describe hpa` (`.describe()` renders it)."""
         with self._lock:
             last = self._last
-        return build_status(self.spec, last)
+        return build_status(self.spec, last, self.namespace)
 
     def collect(self) -> list[Metric]:
         """kube-state-metrics' `kube_horizontalpodautoscaler_*` families for this HPA."""
         return ksm_families(self.status())
+
+
+def _cluster_namespace(cluster: object) -> str | None:
+    namespace = getattr(cluster, "namespace", None) or getattr(getattr(cluster, "settings", None), "namespace", None)
+    return namespace if isinstance(namespace, str) and namespace else None
 
 
 def _next(scheduled: float, period_s: float, now: float) -> float:

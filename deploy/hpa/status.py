@@ -67,8 +67,9 @@ class HpaStatus:
         return "\n".join(lines)
 
 
-def build_status(hpa: HorizontalPodAutoscaler, last: Decision | None) -> HpaStatus:
-    """The status after `last` (before any sync: spec-only, like a freshly created HPA)."""
+def build_status(hpa: HorizontalPodAutoscaler, last: Decision | None, namespace: str | None = None) -> HpaStatus:
+    """The status after `last` (before any sync: spec-only, like a freshly created HPA);
+    `namespace` overrides the manifest's (the target's namespace label)."""
     ref = hpa.spec.scale_target_ref
     metrics = (
         last.metrics
@@ -77,7 +78,7 @@ def build_status(hpa: HorizontalPodAutoscaler, last: Decision | None) -> HpaStat
     )
     return HpaStatus(
         name=hpa.name,
-        namespace=hpa.namespace,
+        namespace=namespace or hpa.namespace,
         reference=f"{ref.kind}/{ref.name}",
         min_replicas=hpa.min_replicas,
         max_replicas=hpa.max_replicas,

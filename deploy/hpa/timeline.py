@@ -90,37 +90,78 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a `hpa.jsonl`; a torn last line (crash mid-write) is skipped."""
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+class _Sink:
+    """One open `hpa.jsonl`, shared by every controller writing into the same data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.file = path.open("a", encoding="utf-8")
+        self.writers = 0
+
+
+_SINKS: dict[Path, _Sink] = {}
+_SINKS_LOCK = threading.Lock()
+
+
 class TimelineWriter:
-    """Appends rows to `hpa.jsonl` (flushed per row) and keeps them for `write_parquet`."""
+    """Appends one HPA's rows to `data_dir/hpa.jsonl` (flushed per row; several HPAs of a run share
+    the file, told apart by the `hpa` column). The last writer to close converts the whole file to
+    `hpa.parquet`, so the parquet holds every HPA's rows."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl_path = data_dir / "hpa.jsonl"
-        self.parquet_path = data_dir / "hpa.parquet"
-        self._lock = threading.Lock()
+        self.jsonl_path = (data_dir / "hpa.jsonl").resolve()
+        self.parquet_path = self.jsonl_path.with_name("hpa.parquet")
         self._rows: list[dict[str, Any]] = []
-        self._file = self.jsonl_path.open("a", encoding="utf-8")
+        self._closed = False
+        with _SINKS_LOCK:
+            sink = _SINKS.get(self.jsonl_path)
+            if sink is None:
+                sink = _SINKS[self.jsonl_path] = _Sink(self.jsonl_path)
+            sink.writers += 1
+        self._sink = sink
 
     def append(self, row: dict[str, Any]) -> None:
-        with self._lock:
+        line = json.dumps(row, sort_keys=True) + "\n"
+        with self._sink.lock:
+            if self._closed:
+                return
             self._rows.append(row)
-            if not self._file.closed:
-                self._file.write(json.dumps(row, sort_keys=True) + "\n")
-                self._file.flush()
+            self._sink.file.write(line)
+            self._sink.file.flush()
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        with self._lock:
+        """The rows this writer appended (this HPA's, this process)."""
+        with self._sink.lock:
             return list(self._rows)
 
     def close(self, write_parquet: bool = True) -> None:
-        """Close the JSONL and write the parquet (atomically; also when there are no rows)."""
-        with self._lock:
-            if self._file.closed:
+        """Stop writing; the last writer of the file closes it and writes the parquet atomically
+        (also when there are no rows, so readers always find a typed file)."""
+        with _SINKS_LOCK, self._sink.lock:
+            if self._closed:
                 return
-            self._file.close()
-            rows = list(self._rows)
-        if write_parquet:
+            self._closed = True
+            self._sink.writers -= 1
+            last = self._sink.writers == 0
+            if last:
+                self._sink.file.close()
+                _SINKS.pop(self.jsonl_path, None)
+        if last and write_parquet:
             tmp = self.parquet_path.with_name(f".{self.parquet_path.name}.tmp")
-            rows_frame(rows).to_parquet(tmp, index=False)
+            rows_frame(read_rows(self.jsonl_path)).to_parquet(tmp, index=False)
             tmp.replace(self.parquet_path)

@@ -332,11 +332,7 @@ def test_custom_pods_metric_from_a_query(world: Any) -> None:
 
 
 def test_custom_metric_without_prometheus_is_a_failed_metric(world: Any) -> None:
-    rps = {
-        "type": "Pods",
-        "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": "10"}},
-    }
-    controller = world.controller(hpa_manifest(metrics=[rps]), custom_metrics={"rps": "q"})
+    controller = world.controller(hpa_manifest(metrics=[RPS]), custom_metrics={"rps": "q"})
     controller.start(thread=False)
     active = controller.status().conditions[1]
     assert (active.status, active.reason) == ("False", "FailedGetPodsMetric")
@@ -431,3 +427,21 @@ def test_an_unexpected_error_is_reported_and_the_loop_goes_on(world: Any, monkey
     assert "ZeroDivisionError('boom')" in world.kinds("warning")[0]["message"]
     assert controller._timeline.rows[-1]["ts"] == START + 30
     controller.stop()
+
+
+def test_two_hpas_share_the_timeline_files(world: Any) -> None:
+    world.cluster.deployments["api"] = FakeDeployment(world.clock, replicas=2, demand_cores=0.1)
+    api_hpa = hpa_manifest()
+    api_hpa["metadata"]["name"] = "api"
+    api_hpa["spec"]["scaleTargetRef"]["name"] = "api"
+    web, api = world.controller(), world.controller(api_hpa)
+    web.start(thread=False)
+    api.start(thread=False)
+    world.run_until(web, START + 15)
+    world.run_until(api, START + 15)
+    web.stop()
+    assert not (world.data / "hpa.parquet").exists()  # the api controller still writes
+    api.stop()
+    frame = pd.read_parquet(world.data / "hpa.parquet")
+    assert sorted(frame["hpa"].unique()) == ["api", "web"]
+    assert len(frame) == len(web._timeline.rows) + len(api._timeline.rows) == 4
