@@ -172,6 +172,18 @@ class RunData:
             return str(variant["deployment"])
         return "web"
 
+    def web_hpa(self) -> pd.DataFrame:
+        """The HPA rows of the web tier: the HPA named like the web Deployment, else the only (or
+        first) HPA of the run — several HPAs share hpa.jsonl."""
+        hpa = self.hpa
+        if hpa.empty or "hpa" not in hpa or hpa["hpa"].isna().all():
+            return hpa
+        names = [str(n) for n in pd.unique(hpa["hpa"].dropna())]
+        name = self.web_deployment() if self.web_deployment() in names else names[0]
+        if len(names) == 1:
+            return hpa
+        return hpa[hpa["hpa"] == name].reset_index(drop=True)
+
     def web_pods(self) -> pd.DataFrame:
         """Pods of the web Deployment (every pod when the frame has no deployment values)."""
         pods = self.pods
@@ -211,12 +223,45 @@ def _read_frame(data_dir: Path, stem: str, columns: tuple[str, ...], notes: list
             notes.append(f"{parquet.name} unreadable ({type(exc).__name__}); trying {jsonl.name}")
     if frame is None and jsonl.exists():
         frame = _read_jsonl(jsonl)
+    if frame is None and stem == "client_stats":
+        frame = _merge_process_files(data_dir, notes)
     if frame is None:
         notes.append(f"data/{stem} missing")
         return empty_frame(columns)
+    frame = _normalize(frame)
     for column in columns:
         if column not in frame.columns:
             frame[column] = empty_frame((column,))[column].reindex(frame.index)
+    return frame
+
+
+def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable numeric columns (Int64/Float64, e.g. the HPA's recommendations) → float64 with
+    NaN, so comparisons give plain booleans instead of NA."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if (
+            isinstance(dtype, pd.api.extensions.ExtensionDtype)
+            and pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_bool_dtype(dtype)
+        ):
+            frame[column] = frame[column].to_numpy(dtype=float, na_value=np.nan)
+    return frame
+
+
+def _merge_process_files(data_dir: Path, notes: list[str]) -> pd.DataFrame | None:
+    """An interrupted run whose driver never merged: merge the per-process client jsonl files
+    with the driver's own merge (histograms merged, never averaged)."""
+    if not any(data_dir.glob("client_stats.*.jsonl")):
+        return None
+    try:
+        from hpabench.scenarios.results import merge_client_stats
+
+        frame = merge_client_stats(data_dir)
+    except Exception as exc:  # partial files from a crash: say so, analyse the rest
+        notes.append(f"client_stats.*.jsonl could not be merged ({type(exc).__name__}: {exc})")
+        return None
+    notes.append("client_stats merged from per-process jsonl files (no parquet)")
     return frame
 
 

@@ -171,7 +171,7 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
     phases = detect_phases(run.planned, duration_s, run.load)
     changes = load_changes(phases)
     sync_period_s = float((run.manifest.get("hpa_settings") or {}).get("sync_period_s", 15.0) or 15.0)
-    responses = scaling.responses(changes, duration_s, run.hpa, at_s, ready, quiet_s=2 * sync_period_s)
+    responses = scaling.responses(changes, duration_s, run.web_hpa(), at_s, ready, quiet_s=2 * sync_period_s)
     ups = [r for r in responses if r.direction == "up"]
     downs = [r for r in responses if r.direction == "down"]
     recoveries = []
@@ -224,8 +224,8 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
             "pod_ready_mean_s": kpi(_pod_ready_mean_s(run), "s", "new pod created → ready (mean)", "lower"),
         }
     )
-    stab = scaling.stability(run.hpa, [c.t_s for c in changes])
-    has_hpa = not run.hpa.empty
+    stab = scaling.stability(run.web_hpa(), [c.t_s for c in changes])
+    has_hpa = not run.web_hpa().empty
     kpis.update(
         {
             "scale_events": kpi(stab.scale_events if has_hpa else None, "events", "desired-replica changes"),

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
 from hpabench.analysis.latency import ClientHistograms, route_rows
 from hpabench.analysis.phases import planned_level
 from hpabench.analysis.rundata import RunData, prom_frame
@@ -94,8 +95,9 @@ def ready_replicas(run: RunData, at_s: FloatArray) -> FloatArray:
     prom = prom_frame(run, "ready_replicas")
     if not prom.empty:
         return step_values(prom["t_s"], prom["value"], at_s)
-    if not run.hpa.empty and run.hpa["ready_pods"].notna().any():
-        return step_values(run.hpa["t_s"], run.hpa["ready_pods"], at_s)
+    hpa = run.web_hpa()
+    if not hpa.empty and hpa["ready_pods"].notna().any():
+        return step_values(hpa["t_s"], hpa["ready_pods"], at_s)
     return np.full(len(at_s), np.nan)
 
 
@@ -116,7 +118,7 @@ def existing_pods(run: RunData, at_s: FloatArray) -> FloatArray:
 
 def desired_replicas(run: RunData, at_s: FloatArray) -> FloatArray:
     """The HPA's desired replicas at each point (NaN before the first known value)."""
-    hpa = run.hpa
+    hpa = run.web_hpa()
     if not hpa.empty and hpa["desired_replicas"].notna().any():
         first = hpa.dropna(subset=["desired_replicas"]).iloc[0]
         before = float(first["current_replicas"]) if pd.notna(first["current_replicas"]) else math.nan

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -95,3 +96,65 @@ def test_synthetic_run_fakes_every_default_profile_query(tmp_path: Path) -> None
     assert set(PROFILE_QUERIES) == set(load_profile().names())
     run = load_run(make_synthetic_run(tmp_path / "r", duration_s=60))
     assert set(run.prom) == set(PROFILE_QUERIES)
+
+
+def test_real_writers_formats(tmp_path: Path) -> None:
+    """Frames as the driver and the HPA controller write them: per-process client jsonl (never
+    merged: an interrupted driver) and nullable-integer HPA columns."""
+    from hpabench.analysis.summary import build_summary
+    from hpabench.deploy.hpa.timeline import rows_frame
+    from hpabench.scenarios.histogram import LatencyHistogram
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"load_started_at": 1000.0, "status": "interrupted"}))
+    for process, latency in (("p1", 10.0), ("p2", 30.0)):
+        lines = []
+        for second in range(3):
+            for route in ("/items/{id}", "ALL"):
+                hist = LatencyHistogram()
+                hist.record_many([latency] * 10)
+                row = {
+                    "ts": 1000.0 + second,
+                    "t_s": second,
+                    "route": route,
+                    "requests": 10,
+                    "failures": 1,
+                    "hist": hist.to_sparse(),
+                    "process": process,
+                }
+                lines.append(json.dumps(row))
+        (data / f"client_stats.{process}.jsonl").write_text("\n".join(lines) + "\n")
+    hpa_rows = [
+        {
+            "ts": 1000.5 + s,
+            "hpa": "web",
+            "current_replicas": 1,
+            "desired_replicas": 1 + s,
+            "raw_recommendation": None if s == 0 else 1 + s,
+            "stabilized_recommendation": None,
+            "metrics": "{}",
+            "ready_pods": 1,
+            "unready_pods": 0,
+            "missing_pods": 0,
+            "able_to_scale": True,
+            "scaling_active": True,
+            "scaling_limited": False,
+            "reason": "r",
+            "metrics_age_s": None if s == 0 else 2.0,
+        }
+        for s in range(3)
+    ]
+    rows_frame(hpa_rows).to_parquet(data / "hpa.parquet", index=False)
+
+    run = load_run(tmp_path)
+    assert any("merged from per-process" in note for note in run.notes)
+    everything = run.client[run.client["route"] == "ALL"]
+    assert everything["requests"].tolist() == [20, 20, 20] and everything["failures"].tolist() == [2, 2, 2]
+    assert run.hpa["raw_recommendation"].dtype == float and np.isnan(run.hpa["raw_recommendation"].iloc[0])
+    summary = build_summary(run)
+    assert summary["kpis"]["requests"]["value"] == 60
+    assert summary["kpis"]["p50_ms"]["value"] == pytest.approx(10.0, rel=0.005)
+    assert summary["kpis"]["p99_ms"]["value"] == pytest.approx(30.0, rel=0.005)
+    assert summary["kpis"]["error_rate"]["value"] == pytest.approx(0.1)
+    assert summary["kpis"]["scale_events"]["value"] == 2.0
