@@ -174,15 +174,24 @@ class RunData:
 
     def web_hpa(self) -> pd.DataFrame:
         """The HPA rows of the web tier: the HPA named like the web Deployment, else the only (or
-        first) HPA of the run — several HPAs share hpa.jsonl."""
+        first) HPA of the run — several HPAs share hpa.jsonl.
+
+        A sync that could not compute a recommendation (e.g. no metrics yet) records
+        `desired_replicas` 0 while the Deployment keeps its replicas; such values are set to NaN
+        here so they never count as a scale to zero and back.
+        """
         hpa = self.hpa
-        if hpa.empty or "hpa" not in hpa or hpa["hpa"].isna().all():
+        if not hpa.empty and "hpa" in hpa and hpa["hpa"].notna().any():
+            names = [str(n) for n in pd.unique(hpa["hpa"].dropna())]
+            if len(names) > 1:
+                name = self.web_deployment() if self.web_deployment() in names else names[0]
+                hpa = hpa[hpa["hpa"] == name].reset_index(drop=True)
+        if hpa.empty:
             return hpa
-        names = [str(n) for n in pd.unique(hpa["hpa"].dropna())]
-        name = self.web_deployment() if self.web_deployment() in names else names[0]
-        if len(names) == 1:
-            return hpa
-        return hpa[hpa["hpa"] == name].reset_index(drop=True)
+        hpa = hpa.copy()
+        desired = numeric(hpa, "desired_replicas")
+        hpa["desired_replicas"] = np.where(desired > 0, desired, np.nan)
+        return hpa
 
     def web_pods(self) -> pd.DataFrame:
         """Pods of the web Deployment (every pod when the frame has no deployment values)."""

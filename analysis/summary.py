@@ -224,13 +224,17 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
             "pod_ready_mean_s": kpi(_pod_ready_mean_s(run), "s", "new pod created → ready (mean)", "lower"),
         }
     )
+    planned_known = any(p.level is not None for p in phases)
     stab = scaling.stability(run.web_hpa(), [c.t_s for c in changes])
     has_hpa = not run.web_hpa().empty
     kpis.update(
         {
             "scale_events": kpi(stab.scale_events if has_hpa else None, "events", "desired-replica changes"),
             "scale_reversals": kpi(stab.reversals if has_hpa else None, "events", "scale direction reversals"),
-            "scale_flaps": kpi(stab.flaps if has_hpa else None, "events", "reversals without a load change", "lower"),
+            # Without a planned curve no load change is known, so a reversal cannot be called a flap.
+            "scale_flaps": kpi(
+                stab.flaps if has_hpa and planned_known else None, "events", "reversals without a load change", "lower"
+            ),
             "oscillation_index": kpi(stab.oscillation_index, "ratio", "Σ|Δreplicas| / 2·range (1 = clean)", "lower"),
             "max_desired_replicas": kpi(stab.max_desired, "replicas", "max desired replicas"),
         }

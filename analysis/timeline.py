@@ -120,7 +120,8 @@ def desired_replicas(run: RunData, at_s: FloatArray) -> FloatArray:
     """The HPA's desired replicas at each point (NaN before the first known value)."""
     hpa = run.web_hpa()
     if not hpa.empty and hpa["desired_replicas"].notna().any():
-        first = hpa.dropna(subset=["desired_replicas"]).iloc[0]
+        hpa = hpa.dropna(subset=["desired_replicas"])
+        first = hpa.iloc[0]
         before = float(first["current_replicas"]) if pd.notna(first["current_replicas"]) else math.nan
         return step_values(hpa["t_s"], hpa["desired_replicas"], at_s, before=before)
     prom = prom_frame(run, "hpa_desired_replicas")

@@ -130,7 +130,7 @@ def test_real_writers_formats(tmp_path: Path) -> None:
             "ts": 1000.5 + s,
             "hpa": "web",
             "current_replicas": 1,
-            "desired_replicas": 1 + s,
+            "desired_replicas": 0 if s == 0 else 1 + s,
             "raw_recommendation": None if s == 0 else 1 + s,
             "stabilized_recommendation": None,
             "metrics": "{}",
@@ -157,4 +157,8 @@ def test_real_writers_formats(tmp_path: Path) -> None:
     assert summary["kpis"]["p50_ms"]["value"] == pytest.approx(10.0, rel=0.005)
     assert summary["kpis"]["p99_ms"]["value"] == pytest.approx(30.0, rel=0.005)
     assert summary["kpis"]["error_rate"]["value"] == pytest.approx(0.1)
+    # the first sync failed (desired 0, the controller's "no recommendation"): not a scale to zero
+    assert run.web_hpa()["desired_replicas"].isna().tolist() == [True, False, False]
     assert summary["kpis"]["scale_events"]["value"] == 2.0
+    assert summary["kpis"]["scale_reversals"]["value"] == 0.0
+    assert summary["kpis"]["scale_flaps"]["value"] is None  # no planned curve: flapping unknowable
