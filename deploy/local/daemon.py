@@ -62,12 +62,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _alive(stack: dict[str, Any]) -> bool:
-    """Is the supervisor recorded in `stack` still running (same pid *and* start time)?"""
+    """Is the supervisor recorded in `stack` still running (same pid *and* start time, no zombie)?"""
     pid, created = stack.get("pid"), stack.get("pid_create_time")
     if not isinstance(pid, int):
         return False
     try:
         proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
         return created is None or abs(proc.create_time() - float(created)) < 1.0
     except psutil.Error:
         return False
@@ -98,39 +100,83 @@ def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings
     (folder / STACK).unlink(missing_ok=True)
     (folder / PODS).unlink(missing_ok=True)
     write_json_atomic(folder / REQUEST, {"objects": objects, "settings": settings.to_json()})
-    log = (folder / "supervisor.log").open("ab")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hpabench.deploy.local.daemon", "--reports-dir", str(Path(reports_dir).resolve())],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives the terminal; Ctrl-C in the shell does not reach it
-            close_fds=True,
-        )
-    finally:
-        log.close()
+    # Double fork: an intermediate process starts the supervisor in its own session and exits,
+    # so the supervisor is not our child (no zombie, no ResourceWarning, survives our exit).
+    spawn = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpabench.deploy.local.daemon",
+            "--reports-dir",
+            str(Path(reports_dir).resolve()),
+            "--spawn",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if spawn.returncode != 0 or not spawn.stdout.strip().isdigit():
+        raise TargetError(f"could not start the supervisor: {spawn.stderr.strip() or spawn.stdout.strip()}")
+    pid = int(spawn.stdout.strip())
     deadline = time.monotonic() + settings.ready_timeout_s + UP_EXTRA_TIMEOUT_S
     while True:
         stack = _read_json(folder / STACK) or {}
-        if stack.get("pid") == proc.pid and stack.get("status") == "ready":
+        mine = stack.get("pid") == pid
+        if mine and stack.get("status") == "ready":
             return {
                 "service_url": stack["service_url"],
                 "prometheus_url": stack["prometheus_url"],
                 "exporter_url": stack["exporter_url"],
                 "run_dir": stack["run_dir"],
-                "pid": proc.pid,
+                "pid": pid,
             }
-        if stack.get("status") == "failed" or proc.poll() is not None:
-            proc.wait(timeout=DOWN_TIMEOUT_S)
-            error = stack.get("error") or f"the supervisor exited with code {proc.returncode}"
+        exited = not _pid_alive(pid)
+        if (mine and stack.get("status") == "failed") or exited:
+            _wait_pid_gone(pid, DOWN_TIMEOUT_S)
+            error = (stack.get("error") if mine else None) or "the supervisor exited"
             raise TargetError(f"hpabench up failed: {error} (see {folder / 'supervisor.log'})")
         if time.monotonic() > deadline:
-            os.kill(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=DOWN_TIMEOUT_S)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            _wait_pid_gone(pid, DOWN_TIMEOUT_S)
             raise TargetError(f"hpabench up timed out; the supervisor was stopped (see {folder / 'supervisor.log'})")
         time.sleep(0.1)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if `pid` runs (a zombie is not running)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_pid_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _spawn(reports_dir: Path) -> int:
+    """The intermediate of the double fork: start the supervisor detached, print its pid, exit."""
+    folder = state_dir(reports_dir)
+    with (folder / "supervisor.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpabench.deploy.local.daemon", "--reports-dir", str(reports_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the user's terminal does not reach it
+            close_fds=True,
+        )
+    print(proc.pid, flush=True)
+    proc.returncode = 0  # deliberately not waited for: it is adopted by init when we exit
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ status
@@ -298,6 +344,7 @@ class _Supervisor:
             self.write(run_dir=str(run.path))
             cluster = LocalCluster.start(list(request.get("objects") or []), run, settings, progress=print)
             self.starting = False
+            write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": cluster.snapshot()})
             self.write(
                 status="ready",
                 service_url=cluster.service_urls().get("web", ""),
@@ -335,7 +382,10 @@ class _Supervisor:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="hpabench local stack supervisor (started by `hpabench up`)")
     parser.add_argument("--reports-dir", type=Path, required=True)
+    parser.add_argument("--spawn", action="store_true", help="start the supervisor detached and print its pid")
     args = parser.parse_args(argv)
+    if args.spawn:
+        return _spawn(args.reports_dir)
     return _Supervisor(args.reports_dir).main()
 
 

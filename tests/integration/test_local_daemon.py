@@ -1,0 +1,58 @@
+"""`up` / `status` / `down`: the stack in a detached supervisor process (real servers)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from hpabench.deploy.local.cluster import LocalSettings
+from hpabench.deploy.local.daemon import down, format_status, state_dir, status, up
+from hpabench.errors import TargetError
+from tests.integration.test_local_support import base_objects, processes_using
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    # Whatever happened in the test, never leave a supervisor running.
+    if (state_dir(tmp_path) / "stack.json").exists():
+        down(tmp_path)
+
+
+def test_up_status_down(reports: Path) -> None:
+    settings = LocalSettings(scrape_interval_s=1.0, autoscale=False)
+    info = up(base_objects(web_replicas=2), reports, settings)
+    assert set(info) == {"service_url", "prometheus_url", "exporter_url", "run_dir", "pid"}
+    assert httpx.get(f"{info['service_url']}/items/1", timeout=10).status_code == 200
+    assert httpx.get(f"{info['prometheus_url']}/-/ready", timeout=5).status_code == 200
+    supervisor = psutil.Process(info["pid"])
+    assert supervisor.is_running()
+
+    with pytest.raises(TargetError, match="already running"):
+        up(base_objects(), reports, settings)
+
+    rows = status(reports)
+    assert [r["NAME"].split("-")[0] for r in rows] == ["postgres", "redis", "web", "web"]
+    assert all(r["READY"] == "1/1" and r["STATUS"] == "Running" for r in rows)
+    assert format_status(rows).splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+
+    stack = json.loads((state_dir(reports) / "stack.json").read_text())
+    result = down(reports)
+    assert result["run_dir"] == info["run_dir"]
+    assert not supervisor.is_running() or supervisor.status() == psutil.STATUS_ZOMBIE
+    assert not (state_dir(reports) / "stack.json").exists()
+    assert processes_using(Path(info["run_dir"])) == []
+    assert all(not Path(p).exists() for p in stack["cgroup_paths"])
+    manifest = json.loads((Path(info["run_dir"]) / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["target"] == "local"
+    with pytest.raises(TargetError, match="no local stack"):
+        status(reports)
+    with pytest.raises(TargetError, match="no local stack"):
+        down(reports)
