@@ -10,7 +10,7 @@
 3. supervises: t0 comes from the clock file the scenario shape writes at its first tick; the run
    is bounded by startup (`STARTUP_TIMEOUT_S`) + planned duration + `GRACE_S`, then stopped;
    `load_stage` events at stage boundaries; a progress line each second;
-4. stops everything (SIGTERM to the master/standalone, then workers, SIGKILL to any process
+4. stops everything (SIGINT to the master/standalone, SIGTERM to workers left, SIGKILL to any process
    group still alive after `STOP_TIMEOUT_S`), then merges the per-process jsonl into
    `client_stats.parquet` and `load.parquet` (results.py) and emits `generator_overloaded` /
    `generator_behind` events for the episodes found.
@@ -363,7 +363,9 @@ class _Session:
             self.stopped_at = time.time()
         try:
             if self.procs and self._lead.alive():
-                self._signal([self._lead], signal.SIGTERM)
+                # SIGINT, not SIGTERM: a headless shape run only installs its SIGTERM handler after
+                # the shape finishes; SIGINT ends the shape, quits workers, flushes, and exits 0.
+                self._signal([self._lead], signal.SIGINT)
                 self._wait([self._lead], STOP_TIMEOUT_S)
             workers = self.procs[1:]
             self._wait(workers, STOP_TIMEOUT_S / 2)  # the master's quit message stops them

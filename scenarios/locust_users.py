@@ -37,6 +37,7 @@ class ScenarioShape(LoadTestShape):
         super().__init__()  # type: ignore[no-untyped-call]  # Locust's __init__ is unannotated
         self._t0: float | None = None
         self._last_users = 0
+        self._spawn_rate = 1.0
 
     def tick(self) -> tuple[int, float] | None:
         runtime = get_runtime()
@@ -49,10 +50,11 @@ class ScenarioShape(LoadTestShape):
         if target is None:
             return None
         users = runtime.users_for(target)
-        # Reach the new count within about a second: a step is a step, a ramp moves every tick.
-        spawn_rate = float(max(1, abs(users - self._last_users)))
-        self._last_users = users
-        return users, spawn_rate
+        if users != self._last_users:
+            # Reach the new count within about a second: a step is a step, a ramp moves each tick.
+            self._spawn_rate = float(max(1, abs(users - self._last_users)))
+            self._last_users = users
+        return users, self._spawn_rate
 
 
 class HpabenchUser(FastHttpUser):
