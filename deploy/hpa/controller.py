@@ -35,6 +35,7 @@ from hpabench.deploy.hpa.status import HpaStatus, build_status, ksm_families
 from hpabench.deploy.hpa.timeline import TimelineWriter, timeline_row
 from hpabench.deploy.hpa.validate import parse_hpa
 from hpabench.rundir import EventLog
+from hpabench.specio import validate_data
 
 MAX_WAIT_S = 0.5  # longest sleep of the timer thread, so stop() is prompt
 JOIN_TIMEOUT_S = 30.0
@@ -126,13 +127,15 @@ class HpaController:
         self,
         hpa: dict[str, Any],
         cluster: Cluster,
-        settings: HpaSettings | None,
+        settings: HpaSettings | dict[str, Any] | None,
         events: EventLog,
         data_dir: Path,
         clock: Callable[[], float] = time.time,
         query: InstantQuery | None = None,
         namespace: str | None = None,
     ) -> None:
+        if isinstance(settings, dict):  # e.g. a variant's `controller:` block, not yet a model
+            settings = validate_data(HpaSettings, settings, "controller settings")
         self.settings = settings or HpaSettings()
         self.spec = parse_hpa(hpa, source=f"HorizontalPodAutoscaler/{hpa.get('metadata', {}).get('name', '?')}",
                               settings=self.settings)  # fmt: skip

@@ -445,3 +445,20 @@ def test_two_hpas_share_the_timeline_files(world: Any) -> None:
     frame = pd.read_parquet(world.data / "hpa.parquet")
     assert sorted(frame["hpa"].unique()) == ["api", "web"]
     assert len(frame) == len(web._timeline.rows) + len(api._timeline.rows) == 4
+
+
+def test_settings_as_a_mapping_and_the_targets_namespace(world: Any) -> None:
+    world.cluster.settings = type("LocalSettingsLike", (), {"namespace": "hpabench"})()
+    controller = HpaController(
+        hpa_manifest(),
+        world.cluster,
+        {"sync_period_s": 2, "tolerance": 0.2},
+        world.events,
+        world.data,
+        clock=world.clock,
+    )
+    assert (controller.settings.sync_period_s, controller.settings.tolerance) == (2.0, 0.2)
+    assert controller.status().namespace == "hpabench"  # the exporter's label wins over the manifest's "bench"
+    with pytest.raises(SpecError, match="sync_period_s"):
+        HpaController(hpa_manifest(), world.cluster, {"sync_period_s": 0}, world.events, world.data)
+    controller.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from hpabench.deploy.hpa.conditions import ABLE_TO_SCALE, SCALING_ACTIVE, SCALING_LIMITED, get_condition
 from hpabench.deploy.hpa.core import Decision, PriorStatus, decide, rescale_failed, target_unavailable
-from hpabench.deploy.hpa.history import History
+from hpabench.deploy.hpa.history import History, Recommendation, ScaleEvent
 from hpabench.deploy.hpa.inputs import (
     FetchError,
     MetricReading,
@@ -303,6 +303,39 @@ def test_scale_up_disabled_and_stabilized() -> None:
     assert condition(first, ABLE_TO_SCALE) == ("True", "ScaleUpStabilized")
     after = run(windowed, Observation(2, two, (cpu(two, 600),)), first.history, NOW + 61, first.prior())
     assert after.desired_replicas == 6  # every recommendation in the window now says ≥ 10 → policies: 2 + 4
+
+
+def test_scale_up_limit_below_current_never_scales_down() -> None:
+    # 8 pods were added 10 s ago; a 4-pods-per-60-s policy now allows 2 + 4 = 6 < 10 current:
+    # the limit is raised to the current count, the HPA must not remove pods while wanting more.
+    hpa = make_hpa(max_r=50, behavior={"scaleUp": {"policies": [policy("Pods", 4, 60)]}})
+    ten = pods(10)
+    history = History(recommendations=(Recommendation(10, NOW - 10),), scale_up_events=(ScaleEvent(8, NOW - 10),))
+    decision = run(hpa, Observation(10, ten, (cpu(ten, 240),)), history)
+    assert (decision.desired_replicas, decision.rescale) == (10, False)
+    assert condition(decision, SCALING_LIMITED) == ("True", "ScaleUpLimit")
+
+
+def test_scale_down_limit_above_current_never_scales_up() -> None:
+    # 4 pods were removed 10 s ago; a 1-pod-per-60-s policy now allows 9 - 1 = 8 > 5 current:
+    # the limit is lowered to the current count, the HPA must not add pods while wanting fewer.
+    hpa = make_hpa(behavior={"scaleDown": {"stabilizationWindowSeconds": 0, "policies": [policy("Pods", 1, 60)]}})
+    five = pods(5)
+    history = History(recommendations=(Recommendation(5, NOW - 10),), scale_down_events=(ScaleEvent(4, NOW - 10),))
+    decision = run(hpa, Observation(5, five, (cpu(five, 10),)), history)
+    assert (decision.desired_replicas, decision.rescale) == (5, False)
+    assert condition(decision, SCALING_LIMITED) == ("True", "ScaleDownLimit")
+
+
+def test_an_idle_metric_still_names_itself() -> None:
+    four = pods(4)
+    decision = run(
+        make_hpa(), Observation(4, four, (cpu(four, 0),)), History().with_initial_recommendation(4, NOW - 900)
+    )
+    assert decision.raw_recommendation == 0 and decision.desired_replicas == 1
+    found = get_condition(decision.conditions, SCALING_ACTIVE)
+    assert found is not None and found.message.endswith("from cpu resource utilization (percentage of request)")
+    assert decision.metrics_age_s == pytest.approx(5.0)
 
 
 def test_behavior_tolerance_overrides_the_flag() -> None:

@@ -64,6 +64,13 @@ def test_restarts_and_phases(second: Snap, has_metric: bool) -> None:
     assert ("a" in sampler.cpu()) is has_metric
 
 
+def test_a_repeated_scrape_at_the_same_instant_is_not_a_window() -> None:
+    sampler = ResourceSampler()
+    sampler.scrape([Snap("a", 1.0)], 15.0)
+    sampler.scrape([Snap("a", 1.0)], 15.0)
+    assert sampler.cpu() == {} and sampler.memory() == {}
+
+
 def test_gone_pods_are_forgotten() -> None:
     sampler = ResourceSampler()
     sampler.scrape([Snap("a", 1.0), Snap("b", 1.0)], 0.0)

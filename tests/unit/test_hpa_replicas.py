@@ -139,6 +139,15 @@ def test_per_direction_tolerances(tolerances: Tolerances, usage_milli: int, expe
             50,
             4,
         ),
+        # Scale-up with unready pods at 0 % flips to a scale-down (2.0 → 0.66): the count stands
+        # (not ceil(2 × 1 ready) = 2, which would remove pods that are still starting).
+        (
+            "unready-up-flip-keeps-current",
+            (pod("a"), pod("b", phase="Pending", start=None), pod("c", ready=False, transition=5.0)),
+            {"a": metric(1000), "c": metric(1000)},
+            50,
+            3,
+        ),
         # Scale-down: unready pods are left out entirely → ceil(0.2 × 2 ready).
         (
             "unready-down-ignored",
