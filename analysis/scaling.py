@@ -10,20 +10,24 @@ For each load change at `t0` (see `phases.load_changes`), looking only at [t0, t
 * `settling_s` = last change of ready replicas in the window − t0, if the window then stays
   unchanged for at least `quiet_s` (default: two HPA sync periods); 0 if ready replicas never
   changed; None if they were still changing when the window ended.
-* the lag breakdown, which adds up to `ready_s` (all seconds):
-  - `metrics_s`: the age of the metrics the first responsive decision used (`metrics_age_s` of
-    the first sync whose *raw* recommendation moved), capped at the time since t0;
-  - `sync_wait_s`: the rest of the time until that sync — the change was visible but no sync ran;
+* the lag breakdown, a partition of `ready_s` (all seconds):
+  - `sync_wait_s`: from the change to the first HPA sync after it — the controller's cadence;
+  - `metrics_s`: from that sync to the first sync whose *raw* recommendation moved — the
+    controller ran, but its metrics (stale by `metrics_age_s`, averaged over the metrics window)
+    did not show the change yet;
   - `hold_s`: from that raw recommendation to the first sync that actually rescaled —
     stabilization window, scale policies, limits;
   - `pod_start_s`: from the rescale until the ready replicas reached the desired count — pod
     creation, start, readiness probe.
+  `metrics_age_s` (the age of the metrics the rescale used, from the HPA timeline) is reported
+  beside them.
 
 Stability over the whole run: `scale_events` (desired-replica changes), `reversals` (a rescale
 opposite to the previous one), `flaps` (reversals with no load change between the two
-rescales), `replica_changes` (Σ|Δ desired|) and `oscillation_index` = Σ|Δ desired| /
-(2·(max − min desired)): 1.0 is one clean rise and fall, more is extra movement; None if the
-desired count never changed.
+rescales), `replica_changes` (Σ|Δ desired|) and `oscillation_index` = Σ|Δ desired| / the least
+movement that starts at the first count, visits the lowest and highest counts and ends at the
+last one: 1.0 means no extra movement (one clean rise, or rise and fall), more is flapping; None
+if the desired count never changed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
 from hpabench.analysis.phases import LoadChange
 from hpabench.analysis.rundata import numeric
 
@@ -60,6 +65,7 @@ class ChangeResponse:
     sync_wait_s: float | None
     hold_s: float | None
     pod_start_s: float | None
+    metrics_age_s: float | None
     capped: bool
 
 
@@ -105,30 +111,30 @@ def respond(
         replicas_before = float(ready_in[0])
 
     syncs = hpa[(hpa["t_s"] >= t0) & (hpa["t_s"] < window_end_s)] if not hpa.empty else hpa
-    reaction_s = ready_s = metrics_s = sync_wait_s = hold_s = pod_start_s = None
+    reaction_s = ready_s = metrics_s = sync_wait_s = hold_s = pod_start_s = metrics_age_s = None
     target: float | None = None
     capped = False
     if not syncs.empty and syncs["desired_replicas"].notna().any():
-        desired = pd.to_numeric(syncs["desired_replicas"], errors="coerce")
-        current = pd.to_numeric(syncs["current_replicas"], errors="coerce")
+        desired = pd.Series(numeric(syncs, "desired_replicas"), index=syncs.index)
+        current = pd.Series(numeric(syncs, "current_replicas"), index=syncs.index)
         moved = _moves(direction, desired, current)
-        capped = (
-            bool(syncs["scaling_limited"].fillna(False).astype(bool).any()) if "scaling_limited" in syncs else False
-        )
+        if "scaling_limited" in syncs:
+            capped = bool(syncs["scaling_limited"].fillna(False).astype(bool).any())
         if moved.any():
             rescale = syncs[moved].iloc[0]
             t_rescale = float(rescale["t_s"])
             reaction_s = t_rescale - t0
             target = float(desired.max() if direction == "up" else desired.min())
+            age = numeric(syncs[moved].iloc[:1], "metrics_age_s")[0]
+            metrics_age_s = float(age) if np.isfinite(age) else None
+            t_first_sync = float(syncs["t_s"].iloc[0])
+            sync_wait_s = t_first_sync - t0
             raw = pd.Series(numeric(syncs, "raw_recommendation"), index=syncs.index)
             raw_moved = _moves(direction, raw, current) & (syncs["t_s"] <= t_rescale)
-            first_raw = syncs[raw_moved].iloc[0] if raw_moved.any() else rescale
-            t_raw = float(first_raw["t_s"])
-            age = pd.to_numeric(pd.Series([first_raw.get("metrics_age_s")]), errors="coerce").iloc[0]
-            if pd.notna(age):
-                metrics_s = min(float(age), t_raw - t0)
-                sync_wait_s = max(0.0, t_raw - t0 - metrics_s)
-            hold_s = t_rescale - t_raw if raw_moved.any() else None
+            if raw_moved.any():
+                t_raw = float(syncs[raw_moved].iloc[0]["t_s"])
+                metrics_s = t_raw - t_first_sync
+                hold_s = t_rescale - t_raw
             after = (times_in >= t_rescale) & np.isfinite(ready_in)
             reached = ready_in >= target if direction == "up" else ready_in <= target
             hits = np.nonzero(after & reached)[0]
@@ -152,6 +158,7 @@ def respond(
         sync_wait_s=sync_wait_s,
         hold_s=hold_s,
         pod_start_s=pod_start_s,
+        metrics_age_s=metrics_age_s,
         capped=capped,
     )
 
@@ -210,7 +217,8 @@ def stability(hpa: pd.DataFrame, change_times_s: list[float]) -> Stability:
             if not between:
                 flaps += 1
     total = float(np.abs(steps).sum())
-    span = float(levels.max() - levels.min())
+    low, high, first, last = float(levels.min()), float(levels.max()), float(levels[0]), float(levels[-1])
+    least = (high - low) + min(abs(first - low) + abs(high - last), abs(high - first) + abs(last - low))
     return Stability(
         scale_events=len(moved),
         scale_ups=int((signs > 0).sum()),
@@ -218,7 +226,7 @@ def stability(hpa: pd.DataFrame, change_times_s: list[float]) -> Stability:
         reversals=reversals,
         flaps=flaps,
         replica_changes=total,
-        oscillation_index=total / (2 * span) if span > 0 else None,
+        oscillation_index=total / least if least > 0 else None,
         max_desired=float(levels.max()),
         min_desired=float(levels.min()),
     )

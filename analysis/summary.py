@@ -210,7 +210,10 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
                 scaling.mean_of([r.settling_s for r in downs]), "s", "load drop → replicas stop changing", "lower"
             ),
             "lag_metrics_s": kpi(
-                scaling.mean_of([r.metrics_s for r in ups]), "s", "scale-up lag: metrics delay", "lower"
+                scaling.mean_of([r.metrics_s for r in ups]),
+                "s",
+                "scale-up lag: metrics not showing the change yet",
+                "lower",
             ),
             "lag_sync_wait_s": kpi(
                 scaling.mean_of([r.sync_wait_s for r in ups]), "s", "scale-up lag: waiting for the HPA sync", "lower"
@@ -235,7 +238,9 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
             "scale_flaps": kpi(
                 stab.flaps if has_hpa and planned_known else None, "events", "reversals without a load change", "lower"
             ),
-            "oscillation_index": kpi(stab.oscillation_index, "ratio", "Σ|Δreplicas| / 2·range (1 = clean)", "lower"),
+            "oscillation_index": kpi(
+                stab.oscillation_index, "ratio", "replica movement / least needed (1 = clean)", "lower"
+            ),
             "max_desired_replicas": kpi(stab.max_desired, "replicas", "max desired replicas"),
         }
     )
@@ -387,6 +392,7 @@ def _change_entry(response: scaling.ChangeResponse, recovery_s: float | None) ->
             "hold_s": clean(response.hold_s),
             "pod_start_s": clean(response.pod_start_s),
         },
+        "metrics_age_s": clean(response.metrics_age_s),
         "p95_recovery_s": clean(recovery_s),
         "capped": response.capped,
     }

@@ -137,20 +137,22 @@ def hpa_frame(rows: list[tuple[float, int, int, int, float]]) -> pd.DataFrame:
 
 
 def test_reaction_ready_settling_and_lag_breakdown() -> None:
-    # load up at t=10; sync 17 wants 3 but holds; sync 32 scales 1 → 3; pods ready at t=40
-    hpa = hpa_frame([(2, 1, 1, 1, 6.0), (17, 1, 1, 3, 5.0), (32, 1, 3, 3, 4.0), (47, 3, 3, 3, 4.0)])
-    at_s = np.arange(0.0, 100.0)
-    ready = np.where(at_s >= 40, 3.0, 1.0)
+    # load up at t=10; sync 12 does not see it yet; sync 27 wants 3 but holds; sync 42 scales 1 → 3;
+    # the new pods are ready at t=50
+    hpa = hpa_frame([(2, 1, 1, 1, 6.0), (12, 1, 1, 1, 5.0), (27, 1, 1, 3, 5.0), (42, 1, 3, 3, 4.0), (57, 3, 3, 3, 4.0)])
+    at_s = np.arange(0.0, 120.0)
+    ready = np.where(at_s >= 50, 3.0, 1.0)
     change = LoadChange(10.0, "spike", 10.0, 100.0, "up")
-    r = scaling.respond(change, 100.0, hpa, at_s, ready, quiet_s=30)
-    assert r.reaction_s == 22.0
-    assert r.metrics_s == 5.0 and r.sync_wait_s == 2.0 and r.hold_s == 15.0
-    assert r.ready_s == 30.0 and r.pod_start_s == 8.0
-    assert r.metrics_s + r.sync_wait_s + r.hold_s + r.pod_start_s == r.ready_s
-    assert r.settling_s == 30.0
+    r = scaling.respond(change, 120.0, hpa, at_s, ready, quiet_s=30)
+    assert r.reaction_s == 32.0
+    assert (r.sync_wait_s, r.metrics_s, r.hold_s) == (2.0, 15.0, 15.0)
+    assert r.ready_s == 40.0 and r.pod_start_s == 8.0
+    assert r.sync_wait_s + r.metrics_s + r.hold_s + r.pod_start_s == r.ready_s
+    assert r.metrics_age_s == 4.0  # the age of the metrics the rescale used
+    assert r.settling_s == 40.0
     assert r.replicas_before == 1.0 and r.replicas_target == 3.0
-    # the same change seen until t=60 only: 20 s after the last change is under quiet_s
-    assert scaling.respond(change, 60.0, hpa, at_s, ready, quiet_s=30).settling_s is None
+    # the same change seen until t=70 only: 20 s after the last change is under quiet_s
+    assert scaling.respond(change, 70.0, hpa, at_s, ready, quiet_s=30).settling_s is None
 
 
 def test_no_scaling_and_capacity_never_ready() -> None:
@@ -172,7 +174,8 @@ def test_scale_down_response() -> None:
     at_s = np.arange(0.0, 120.0)
     ready = np.where(at_s >= 36, 1.0, 4.0)
     r = scaling.respond(LoadChange(0.0, "calm", 100.0, 10.0, "down"), 120.0, hpa, at_s, ready, quiet_s=30)
-    assert r.reaction_s == 35.0 and r.hold_s == 30.0 and r.ready_s == 36.0 and r.settling_s == 36.0
+    assert r.reaction_s == 35.0 and r.ready_s == 36.0 and r.settling_s == 36.0
+    assert (r.sync_wait_s, r.metrics_s, r.hold_s, r.pod_start_s) == (5.0, 0.0, 30.0, 1.0)
 
 
 def test_stability_counts_reversals_and_flaps() -> None:
@@ -182,9 +185,13 @@ def test_stability_counts_reversals_and_flaps() -> None:
     assert stab.reversals == 3
     assert stab.flaps == 2  # 30→40 and 40→50 happen with no load change between them
     assert stab.replica_changes == 6.0
-    assert stab.oscillation_index == pytest.approx(6.0 / 4.0)
+    assert stab.oscillation_index == pytest.approx(6.0 / 4.0)  # 1→3→1 would have sufficed
     none = scaling.stability(hpa_frame([(10, 2, 2, 2, 1.0)]), [])
     assert none.scale_events == 0 and none.oscillation_index is None
+    one_way = scaling.stability(hpa_frame([(10, 1, 3, 3, 1.0)]), [])
+    assert one_way.oscillation_index == 1.0  # a single clean rise
+    staircase = scaling.stability(hpa_frame([(10, 1, 4, 4, 1.0), (20, 4, 2, 2, 1.0), (30, 2, 3, 3, 1.0)]), [])
+    assert staircase.oscillation_index == pytest.approx(6.0 / 4.0)  # 1→4→3 needs 3+1, moved 3+2+1
     assert scaling.mean_of([None, 2.0, 4.0]) == 3.0 and scaling.mean_of([None]) is None
 
 

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import analyze_run, build_summary
-
 from tests.synthetic_run import make_synthetic_run
 
 KEYS = (
@@ -67,7 +67,9 @@ def test_values_tell_the_spike_story(tmp_path: Path) -> None:
     assert 3.0 <= up["reaction_s"] <= 35.0
     lag = up["lag"]
     assert lag["metrics_s"] + lag["sync_wait_s"] + lag["hold_s"] + lag["pod_start_s"] == pytest.approx(up["ready_s"])
+    assert 0.0 <= lag["sync_wait_s"] < 15.0  # the next of the 15 s syncs
     assert 4.0 <= lag["pod_start_s"] <= 25.0
+    assert 5.0 <= up["metrics_age_s"] <= 15.0
     # scale-down waits for the 60 s stabilization window
     assert down["reaction_s"] >= 60.0 and down["lag"]["hold_s"] >= 30.0
     assert value(summary, "max_desired_replicas") == 4.0
