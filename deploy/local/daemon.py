@@ -148,7 +148,7 @@ def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings
 def _pid_alive(pid: int) -> bool:
     """True if `pid` runs (a zombie is not running)."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

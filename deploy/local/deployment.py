@@ -57,7 +57,7 @@ class LocalDeployment:
         self._events = events
         self._on_gone = on_gone
         self._lock = threading.RLock()
-        self._replicas = spec.replicas
+        self._replicas: int = spec.replicas
         self._pods: list[Pod] = []
         self._stopped = False
 
@@ -67,7 +67,7 @@ class LocalDeployment:
 
     @property
     def container(self) -> str:
-        return self.spec.main.name
+        return str(self.spec.main.name)
 
     def scale(self, replicas: int, by: str = "user") -> None:
         """Set the desired replica count and reconcile. `by`: hpa | user | pipeline."""

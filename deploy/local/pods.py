@@ -258,7 +258,7 @@ class Pod:
         self.log_path = log
         if container.prepare is not None:
             container.prepare(self._cgroup.procs_files, log)
-        proc = launch(
+        proc: subprocess.Popen[bytes] = launch(
             container.argv,
             container.env,
             log,
