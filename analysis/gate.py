@@ -119,6 +119,9 @@ def gate(run_path: Path, baseline_path: Path, thresholds_path: Path | None = Non
         known, actual, unit = _lookup(summary, threshold)
         in_baseline, reference = _baseline_value(baseline, threshold)
         if not known and not in_baseline:
+            if thresholds_path is None:  # a default threshold for a KPI older summaries lack
+                checks.append(evaluate(threshold, None, None, unit))
+                continue
             where = f"phase {threshold.phase!r} " if threshold.phase else ""
             issues.append(SpecIssue(source, f"thresholds.{index}", f"unknown KPI {where}{threshold.kpi!r}"))
             continue

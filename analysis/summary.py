@@ -225,6 +225,13 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
                 scaling.mean_of([r.pod_start_s for r in ups]), "s", "scale-up lag: pod start to ready", "lower"
             ),
             "pod_ready_mean_s": kpi(_pod_ready_mean_s(run), "s", "new pod created → ready (mean)", "lower"),
+            "pod_crashes": kpi(_pod_crashes(run, duration_s), "crashes", "web pod crashes during the load", "lower"),
+            "ready_replicas_min": kpi(
+                float(np.nanmin(ready)) if np.isfinite(ready).any() else None,
+                "replicas",
+                "fewest ready web replicas during the load",
+                "higher",
+            ),
         }
     )
     planned_known = any(p.level is not None for p in phases)
@@ -361,6 +368,22 @@ def _per_second_achieved(run: RunData, at_s: np.ndarray, second: pd.DataFrame) -
         seconds = np.floor(load["t_s"].to_numpy(dtype=float))
         return pd.Series(values).groupby(seconds).mean().reindex(at_s).to_numpy(dtype=float)
     return second["requests"].to_numpy(dtype=float)
+
+
+def _pod_crashes(run: RunData, duration_s: float) -> int | None:
+    """Web `pod_crashed` events in [0, duration_s); None when the run has no pod events at all
+    (a target that does not report them, not zero crashes)."""
+    web = run.web_deployment()
+    pod_events = [e for e in run.events if str(e.get("kind", "")).startswith("pod_")]
+    if not pod_events:
+        return None
+    return sum(
+        1
+        for e in pod_events
+        if e.get("kind") == "pod_crashed"
+        and (e.get("deployment") == web or str(e.get("pod", "")).startswith(f"{web}-"))
+        and 0.0 <= float(e["t_s"]) < duration_s
+    )
 
 
 def _pod_ready_mean_s(run: RunData) -> float | None:

@@ -53,10 +53,11 @@ DEFAULT_THRESHOLDS: tuple[str | dict[str, Any], ...] = (
     {"kpi": "scale_up_ready_s", "op": "<=", "value": "+25%", "on_missing": "skip"},
     {"kpi": "under_provisioning_timeshare_pct", "op": "<=", "value": "+5", "on_missing": "skip"},
     {"kpi": "replica_seconds", "op": "<=", "value": "+15%", "on_missing": "skip"},
+    {"kpi": "pod_crashes", "op": "<=", "value": "+0", "on_missing": "skip"},
     {"kpi": "load_achieved_ratio", "op": ">=", "value": 0.95, "on_missing": "skip", "severity": "warn"},
 )
 """Latency and errors must not regress beyond noise-tolerant margins; scaling speed, capacity
-shortfall and cost are checked when measured; a generator that fell behind only warns (the
+shortfall, cost and pod crashes (no more than the baseline's) are checked when measured; a generator that fell behind only warns (the
 measurement is suspect, not the system)."""
 
 

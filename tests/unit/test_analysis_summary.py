@@ -138,3 +138,16 @@ def test_closed_model_and_manifest_capacity(tmp_path: Path) -> None:
     assert summary["capacity"] == {"rps_per_pod": 100.0, "source": "manifest", "samples": 0}
     assert value(summary, "scale_up_reaction_s") is not None
     assert build_summary(load_run(path), capacity_rps_per_pod=50.0)["capacity"]["source"] == "argument"
+
+
+def test_pod_crashes_and_min_ready(tmp_path: Path) -> None:
+    path = make_synthetic_run(tmp_path / "run", seed=7)
+    summary = build_summary(load_run(path))
+    assert value(summary, "pod_crashes") == 0.0 and value(summary, "ready_replicas_min") == 1.0
+    events = (path / "events.jsonl").read_text()
+    crash = {"ts": 1_760_000_000.0 + 80, "kind": "pod_crashed", "pod": "web-x", "deployment": "web", "exit_code": 1}
+    late = {**crash, "ts": 1_760_000_000.0 + 900}  # after the load: teardown, not counted
+    (path / "events.jsonl").write_text(events + json.dumps(crash) + "\n" + json.dumps(late) + "\n")
+    assert value(build_summary(load_run(path)), "pod_crashes") == 1.0
+    (path / "events.jsonl").unlink()
+    assert value(build_summary(load_run(path)), "pod_crashes") is None  # no pod events: unknown

@@ -68,6 +68,9 @@ def baseline(tmp_path: Path) -> Path:
 def test_pass_is_exit_0(tmp_path: Path, baseline: Path) -> None:
     result = gate(fake_run(tmp_path, "ok", p95=105.0), baseline)
     assert result.exit_code == 0 and result.passed
+    # a default threshold on a KPI these (older) summaries lack is skipped, not an input error
+    crashes = next(c for c in result.checks if c.threshold.kpi == "pod_crashes")
+    assert crashes.outcome == "skip"
     p95 = next(c for c in result.checks if c.threshold.kpi == "p95_ms")
     assert (p95.baseline, p95.limit, p95.outcome) == (100.0, pytest.approx(110.0), "pass")  # median, +10 %
     assert result.baseline_runs == 3 and "PASS" in result.describe()
