@@ -57,8 +57,8 @@ DEFAULT_THRESHOLDS: tuple[str | dict[str, Any], ...] = (
     {"kpi": "load_achieved_ratio", "op": ">=", "value": 0.95, "on_missing": "skip", "severity": "warn"},
 )
 """Latency and errors must not regress beyond noise-tolerant margins; scaling speed, capacity
-shortfall, cost and pod crashes (no more than the baseline's) are checked when measured; a generator that fell behind only warns (the
-measurement is suspect, not the system)."""
+shortfall, cost and pod crashes (no more than the baseline's) are checked when measured; a
+generator that fell behind only warns (the measurement is suspect, not the system)."""
 
 
 class ThresholdSpec(StrictModel):
