@@ -11,12 +11,14 @@ reader can tell "collected, nothing there" from "not collected".
 Long ranges are split into chunks of at most `MAX_POINTS_PER_QUERY` steps, under Prometheus'
 11,000 points-per-series limit. A query that fails (bad PromQL, HTTP error, timeout) is recorded
 in `CollectResult.warnings` and does not stop the others; only an unusable profile (SpecError) or
-an unwritable `data_dir` raises. Every request is bounded by `timeout_s`.
+an unwritable `data_dir` raises. Every request is bounded by `timeout_s` (two quick retries on
+connection errors and 5xx) and the whole collection by `deadline_s`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
+
 from hpabench.analysis.profile import load_profile, render_queries
 
 MAX_POINTS_PER_QUERY = 10_000
@@ -161,12 +164,15 @@ def collect(
     variables: Mapping[str, str] | None = None,
     client: RangeQuerier | None = None,
     timeout_s: float = 30.0,
+    deadline_s: float = 300.0,
 ) -> CollectResult:
     """Collect every query of the profile (default: `profiles/default.yaml`) into `data_dir/prom/`.
 
     `variables` override the profile's placeholders (e.g. `{"window": "60s"}`); `client` replaces
-    the HTTP client (tests). Returns a CollectResult (see the module docstring).
+    the HTTP client (tests). `deadline_s` bounds the whole collection: queries not started by
+    then are recorded as not collected. Returns a CollectResult (see the module docstring).
     """
+    give_up_at = time.monotonic() + deadline_s
     # prometheus-api-client sends whole seconds; align so chunk boundaries stay on the step grid.
     start_ts, end_ts = math.floor(start_ts), math.ceil(end_ts)
     profile = load_profile(profile_path)
@@ -180,6 +186,9 @@ def collect(
     empty: list[str] = []
     try:
         for name, query in queries.items():
+            if time.monotonic() > give_up_at:
+                warnings.append(f"metric {name!r} not collected: collection deadline of {deadline_s:g} s passed")
+                continue
             try:
                 frame = query_range_chunked(client, query, start_ts, end_ts, step_s, timeout_s)
             except Exception as exc:  # one broken query must not lose the others (recorded, not hidden)

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import requests
-from hpabench.analysis.collect import CollectResult, chunk_ranges, collect, tidy_series
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
+from hpabench.analysis.collect import CollectResult, chunk_ranges, collect, tidy_series
 from hpabench.errors import SpecError
 
 Series = tuple[dict[str, str], Callable[[float], float | None]]
@@ -155,3 +155,11 @@ def test_default_profile_queries_are_all_attempted(tmp_path: Path) -> None:
     assert len(fake.calls) == 19
     assert all("[1m]" in q for q, *_ in fake.calls if "rate(" in q)
     assert len(result.warnings) == 19 and result.paths == {}
+
+
+def test_deadline_bounds_the_whole_collection(tmp_path: Path) -> None:
+    fake = FakePrometheus({"up": [({}, lambda t: 1.0)]})
+    path = profile(tmp_path, ("a", "up"), ("b", "up"))
+    result = collect(tmp_path, "http://unused", 0, 10, path, client=fake, deadline_s=-1.0)
+    assert fake.calls == [] and result.paths == {}
+    assert all("deadline" in w for w in result.warnings) and len(result.warnings) == 2
