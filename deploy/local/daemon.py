@@ -145,6 +145,13 @@ def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings
         time.sleep(0.1)
 
 
+def _create_time(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     """True if `pid` runs (a zombie is not running)."""
     try:
@@ -262,11 +269,40 @@ def _cleanup_leftovers(stack: dict[str, Any]) -> list[str]:
     return problems
 
 
-def verify_clean(stack: dict[str, Any]) -> list[str]:
-    """What the stack left behind: live pids, cgroup folders, bound ports (empty = clean)."""
+def _recorded_processes(stack: dict[str, Any], snapshot: dict[str, Any]) -> list[tuple[int, float | None]]:
+    """(pid, create time) of HAProxy, Prometheus and the pods' main processes, as last recorded."""
+    procs = [(int(pid), created) for pid, created in stack.get("server_procs") or []]
+    procs += [(int(p["pid"]), p.get("pid_create_time")) for p in snapshot.get("pods") or [] if p.get("pid")]
+    return procs
+
+
+def _same_process(pid: int, created: float | None) -> bool:
+    """Is `pid` still the process we recorded (not a zombie, not a reused pid)?"""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return created is None or abs(proc.create_time() - float(created)) < 1.0
+    except psutil.Error:
+        return False
+
+
+def _kill_recorded(procs: list[tuple[int, float | None]]) -> None:
+    """SIGKILL the process groups of recorded processes (each was started as a session leader)."""
+    for pid, created in procs:
+        if _same_process(pid, created):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while any(_same_process(pid, created) for pid, created in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def verify_clean(stack: dict[str, Any], snapshot: dict[str, Any] | None = None) -> list[str]:
+    """What the stack left behind: live processes, cgroup folders, bound ports (empty = clean)."""
     problems = []
-    for pid in stack.get("server_pids") or []:
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+    for pid, created in _recorded_processes(stack, snapshot or {}):
+        if _same_process(pid, created):
             problems.append(f"process {pid} still running")
     for path in stack.get("cgroup_paths") or []:
         if Path(path).exists():
@@ -283,6 +319,7 @@ def down(reports_dir: Path) -> dict[str, Any]:
     stack = _read_json(folder / STACK)
     if stack is None:
         raise TargetError("no local stack is running (nothing to stop)")
+    snapshot = _read_json(folder / PODS) or {}
     t0 = time.monotonic()
     if _alive(stack):
         pid = int(stack["pid"])
@@ -292,8 +329,10 @@ def down(reports_dir: Path) -> dict[str, Any]:
             time.sleep(0.05)
         if _alive(stack):
             os.killpg(pid, signal.SIGKILL)
+    # Normally the supervisor has stopped everything; if it died, clean up after it.
+    _kill_recorded(_recorded_processes(stack, snapshot))
     problems = _cleanup_leftovers(stack)
-    problems += verify_clean(stack)
+    problems += verify_clean(stack, snapshot)
     stopped = _read_json(folder / STACK) or stack
     if problems:
         raise TargetError("hpabench down left things behind:\n  " + "\n  ".join(problems))
@@ -316,6 +355,13 @@ class _Supervisor:
     def write(self, **fields: Any) -> None:
         self.stack.update(fields)
         write_json_atomic(self.folder / STACK, self.stack)
+
+    def write_snapshot(self, cluster: LocalCluster) -> None:
+        """pods.json: PodInfo dicts plus each main process's start time (to recognise it later)."""
+        pods = cluster.snapshot()
+        for pod in pods:
+            pod["pid_create_time"] = _create_time(pod["pid"]) if pod.get("pid") else None
+        write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": pods})
 
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop.set()
@@ -344,18 +390,18 @@ class _Supervisor:
             self.write(run_dir=str(run.path))
             cluster = LocalCluster.start(list(request.get("objects") or []), run, settings, progress=print)
             self.starting = False
-            write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": cluster.snapshot()})
+            self.write_snapshot(cluster)
             self.write(
                 status="ready",
                 service_url=cluster.service_urls().get("web", ""),
                 prometheus_url=cluster.prometheus_url,
                 exporter_url=cluster.exporter_url,
                 cgroup_paths=[str(p) for p in cluster.cgroup_paths],
-                server_pids=cluster.server_pids,
+                server_procs=[[pid, _create_time(pid)] for pid in cluster.server_pids],
                 ports=cluster.infra_ports,
             )
             while not self.stop.wait(SNAPSHOT_PERIOD_S):
-                write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": cluster.snapshot()})
+                self.write_snapshot(cluster)
         except (KeyboardInterrupt, Exception) as exc:  # recorded for `up` to report
             self.starting = False
             if not self.stop.is_set() or not isinstance(exc, KeyboardInterrupt):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from hpabench.deploy.local.cluster import LocalSettings
 from hpabench.deploy.local.daemon import down, format_status, state_dir, status, up
 from hpabench.errors import TargetError
-from tests.integration.test_local_support import base_objects, processes_using
+from tests.integration.test_local_support import base_objects, processes_using, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +58,23 @@ def test_up_status_down(reports: Path) -> None:
         status(reports)
     with pytest.raises(TargetError, match="no local stack"):
         down(reports)
+
+
+def test_down_cleans_up_after_a_killed_supervisor(reports: Path) -> None:
+    info = up(base_objects(web_replicas=1), reports, LocalSettings(autoscale=False))
+    stack = json.loads((state_dir(reports) / "stack.json").read_text())
+    pods = json.loads((state_dir(reports) / "pods.json").read_text())["pods"]
+    orphans = [pid for pid, _ in stack["server_procs"]] + [p["pid"] for p in pods]
+    assert len(orphans) == 5  # haproxy, prometheus, postgres, redis, web
+    os.kill(info["pid"], signal.SIGKILL)  # no teardown at all: everything else is orphaned
+    wait_until(
+        lambda: not psutil.pid_exists(info["pid"]) or psutil.Process(info["pid"]).status() == "zombie", 10, "kill"
+    )
+    assert all(psutil.pid_exists(pid) for pid in orphans)
+    with pytest.raises(TargetError, match="gone"):
+        status(reports)
+    down(reports)
+    assert [pid for pid in orphans if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
+    assert processes_using(Path(info["run_dir"])) == []
+    assert all(not Path(p).exists() for p in stack["cgroup_paths"])
+    assert not (state_dir(reports) / "stack.json").exists()
