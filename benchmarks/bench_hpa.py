@@ -18,13 +18,15 @@ behaviour = no `behavior` block) and the given controller settings, then `--step
 a load step against `/work`, and measures the time from the step to the first scale-up decision
 and to the first new pod Ready, next to the Kubernetes reaction budget (metrics delay ≤ one
 metrics window after a full window of load + one sync period + actuation). Between steps the load
-stops and the deployment is scaled back to 1 (downscale window shortened to keep it quick).
+stops and the HPA scales back to 1 (downscale window shortened to 5 s to keep it quick); each step
+starts at a seeded random phase of the sync/scrape grid.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -217,6 +219,7 @@ def bench_spike(sync_period_s: float, metrics_window_s: float, steps: int, threa
     objects = base_objects(web_replicas=1)
     find(objects, "HorizontalPodAutoscaler", "web")["spec"].update({"minReplicas": 1, "maxReplicas": 3})
     results: dict[str, Any] = {"sync_period_s": sync_period_s, "metrics_window_s": metrics_window_s, "steps": []}
+    phases = random.Random(4)
     with tempfile.TemporaryDirectory(prefix="hpabench-bench-spike-") as tmp:
         run = RunDir.create(Path(tmp), "bench-hpa-spike")
         cluster = LocalCluster.start(objects, run, LocalSettings(scrape_interval_s=1.0, hpa_settings=settings))
@@ -224,7 +227,8 @@ def bench_spike(sync_period_s: float, metrics_window_s: float, steps: int, threa
             web = cluster.deployment("web")
             for _ in range(steps):
                 _wait(lambda: web.spec_replicas == 1 and sum(p.ready for p in web.pods()) == 1, 120)
-                time.sleep(2 * metrics_window_s)  # a quiet window before the step
+                # a quiet window, then a random phase against the sync/scrape grid
+                time.sleep(2 * metrics_window_s + phases.uniform(0, max(sync_period_s, metrics_window_s)))
                 load = Load(cluster.service_url("web"), threads, max_s=4 * (sync_period_s + metrics_window_s) + 60)
                 step_ts = time.time()
                 try:

@@ -87,20 +87,20 @@ class _Readiness:
         if started is None and pod.phase != PENDING:
             started = pod.created_ts
         reported = getattr(pod, "ready_transition_ts", None)
-        previous = self._seen.get(pod.name)
-        if previous is None or previous[0] != pod.ready:
-            if pod.ready:
-                first = pod.ready_ts if pod.ready_ts is not None else now
-            elif previous is not None:
-                first = now
-            else:
-                first = pod.ready_ts if pod.ready_ts is not None else (started if started is not None else now)
-            self._seen[pod.name] = (pod.ready, first)
-        transition: float | None = self._seen[pod.name][1]
+        transition: float | None = None
+        if started is not None or pod.ready:  # a pod not started has no Ready condition yet
+            previous = self._seen.get(pod.name)
+            if previous is None or previous[0] != pod.ready:
+                if pod.ready:
+                    first = pod.ready_ts if pod.ready_ts is not None else now
+                elif previous is not None:
+                    first = now  # lost readiness while we watched
+                else:  # was ready before we looked (lower bound), or Ready=False since its start
+                    first = pod.ready_ts if pod.ready_ts is not None else (started if started is not None else now)
+                self._seen[pod.name] = (pod.ready, first)
+            transition = self._seen[pod.name][1]
         if reported:
             transition = float(reported)
-        elif started is None:
-            transition = None  # not started: the kubelet has not set a Ready condition yet
         requests: dict[str, int] = {}
         if pod.cpu_request_millicores:
             requests["cpu"] = int(pod.cpu_request_millicores)

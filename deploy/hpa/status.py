@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from hpabench.deploy.hpa.conditions import CONDITION_TYPES, Condition
 from hpabench.deploy.hpa.core import Decision
 from hpabench.deploy.hpa.evaluate import KSM_AVERAGE, KSM_UTILIZATION, KSM_VALUE, MetricStatus, metric_stub
+from hpabench.deploy.hpa.quantity import format_milli
 from hpabench.deploy.hpa.spec import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, HorizontalPodAutoscaler
 
 PREFIX = "kube_horizontalpodautoscaler"
@@ -98,8 +99,11 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
-def _number(value: float) -> str:
-    return f"{value:g}" if math.isfinite(value) else "<unknown>"
+def _quantity(value: float | None) -> str:
+    """A value in base units the way kubectl prints a Quantity ("150m", "3", "<unknown>")."""
+    if value is None or not math.isfinite(value):
+        return "<unknown>"
+    return format_milli(round(value * 1000))
 
 
 def _metric_label(hpa: HorizontalPodAutoscaler, status: MetricStatus) -> str:
@@ -127,11 +131,10 @@ def _metric_value(status: MetricStatus) -> str:
         if status.current is None:
             current = "<unknown>"
         else:
-            raw = "" if status.average_value is None else f" ({_number(status.average_value)})"
+            raw = "" if status.average_value is None else f" ({_quantity(status.average_value)})"
             current = f"{status.current:.0f}%{raw}"
         return f"{current} / {status.target:.0f}%"
-    current = "<unknown>" if status.current is None else _number(status.current)
-    return f"{current} / {_number(status.target)}"
+    return f"{_quantity(status.current)} / {_quantity(status.target)}"
 
 
 def ksm_families(status: HpaStatus) -> list[Metric]:

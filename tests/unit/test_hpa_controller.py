@@ -328,6 +328,7 @@ def test_custom_pods_metric_from_a_query(world: Any) -> None:
     assert world.web.scale_calls == [(3, "hpa")]  # 30 per pod vs 10 → ×3
     metric = controller.status().metrics[0]
     assert (metric.name, metric.current, metric.target, metric.target_type) == ("rps", 30.0, 10.0, "average")
+    assert '"rps" on pods:' in controller.status().describe() and "30 / 10" in controller.status().describe()
     controller.stop()
 
 
@@ -353,7 +354,7 @@ def test_status_describe_and_kube_state_metrics(world: Any) -> None:
     world.run_until(controller, START + 30)
     text = controller.status().describe()
     assert "Reference:" in text and "Deployment/web" in text
-    assert "resource cpu on pods  (as a percentage of request):" in text and "50% (0.1) / 60%" in text
+    assert "resource cpu on pods  (as a percentage of request):" in text and "50% (100m) / 60%" in text
     assert "Deployment pods:" in text and "1 current / 1 desired" in text
     assert "ScalingActive   True    ValidMetricFound" in text
     families = {f.name: f for f in controller.collect()}
@@ -462,3 +463,37 @@ def test_settings_as_a_mapping_and_the_targets_namespace(world: Any) -> None:
     with pytest.raises(SpecError, match="sync_period_s"):
         HpaController(hpa_manifest(), world.cluster, {"sync_period_s": 0}, world.events, world.data)
     controller.stop()
+
+
+@dataclass(frozen=True)
+class BareSnapshot:
+    """A pod snapshot without `ready_transition_ts`: the controller derives it."""
+
+    name: str
+    phase: str
+    ready: bool
+    started_ts: float | None
+    ready_ts: float | None
+    deleting: bool = False
+    created_ts: float = START - 100
+    cpu_request_millicores: int | None = 200
+    memory_request_bytes: int | None = None
+    cpu_usage_seconds: float = 0.0
+    memory_usage_bytes: int = 0
+
+
+def test_ready_transition_is_derived_when_the_snapshot_lacks_it() -> None:
+    from hpabench.deploy.hpa.controller import _Readiness
+
+    readiness = _Readiness()
+    pending = readiness.state(BareSnapshot("a", "Pending", False, None, None), START)
+    assert (pending.start_ts, pending.ready_transition_ts) == (None, None)  # no Ready condition yet
+    starting = readiness.state(BareSnapshot("a", "Running", False, START - 5, None), START + 1)
+    assert starting.ready_transition_ts == START - 5  # Ready=False since the start
+    ready = readiness.state(BareSnapshot("a", "Running", True, START - 5, START + 2), START + 3)
+    assert ready.ready_transition_ts == START + 2
+    lost = readiness.state(BareSnapshot("a", "Running", False, START - 5, START + 2), START + 40)
+    assert lost.ready_transition_ts == START + 40  # first seen unready
+    again = readiness.state(BareSnapshot("a", "Running", False, START - 5, START + 2), START + 55)
+    assert again.ready_transition_ts == START + 40
+    assert again.requests_milli == {"cpu": 200}
