@@ -190,6 +190,6 @@ def test_format_planned_table_lists_rows_and_stages() -> None:
     assert lines[0].startswith("spike: ")
     assert "baseline" in lines[1] and "recovery" in lines[1]
     rows = [line for line in lines if line.strip() and line.split()[0].count(":") == 1 and "spike" in line]
-    assert rows and all("150" in row for row in rows)
+    assert rows and all("180" in row for row in rows)
     assert lines[-1].strip().endswith("(end)")
     assert "01:04" in lines[-1]  # 255 s x 0.25 = 63.75 s
