@@ -176,9 +176,10 @@ def bench_cpu_and_rps(pool: ProcessPoolExecutor, duration_s: float, cases: set[s
                     _wait(lambda n=pods: len(cluster.haproxy_api.servers("web")) == n, 10)
                     for route, paths, connections in (("work", ["/work"], 8), ("items_cached", items, 16)):
                         load(pool, port, paths, connections, 2.0)  # warm-up (and fill the cache)
-                        before_stot = _served(cluster)
+                        before_stot, cpu0, t0 = _served(cluster), _web_cpu_s(cluster), time.monotonic()
                         measured = load(pool, port, paths, connections, duration_s)
-                        after_stot = _served(cluster)
+                        after_stot, cpu1, t1 = _served(cluster), _web_cpu_s(cluster), time.monotonic()
+                        measured["web_cpu_cores"] = (cpu1 - cpu0) / (t1 - t0)
                         served = {pod: after_stot[pod] - before_stot.get(pod, 0) for pod in after_stot}
                         total = sum(served.values()) or 1
                         measured["pod_shares"] = sorted(round(n / total, 2) for n in served.values())
@@ -194,6 +195,11 @@ def bench_cpu_and_rps(pool: ProcessPoolExecutor, duration_s: float, cases: set[s
 def _served(cluster: LocalCluster) -> dict[str, int]:
     """Requests each HAProxy server (pod) has received so far."""
     return {name: int(row["stot"]) for name, row in cluster.haproxy_api.servers("web").items()}
+
+
+def _web_cpu_s(cluster: LocalCluster) -> float:
+    """CPU seconds used so far by all web pods, from their cgroups."""
+    return sum(p.cpu_usage_seconds for p in cluster.deployment("web").pods())
 
 
 def _wait(check: Any, timeout_s: float) -> None:
@@ -226,13 +232,15 @@ def report(result: dict[str, Any]) -> None:
             print("  (cgroups not enforced on this machine: no CPU limit was applied)")
     if "rps" in result:
         print("req/s through HAProxy (closed loop, keep-alive):")
-        print(f"  {'case':<20} {'req/s':>9} {'errors':>7} {'client CPU':>11} {'per-pod share':>14} {'load avg':>9}")
+        header = f"  {'case':<20} {'req/s':>9} {'errors':>7} {'web CPU':>8} {'client CPU':>11} {'per-pod share':>14}"
+        print(header + f" {'load avg':>9}")
         for name, r in result["rps"].items():
             shares = "/".join(f"{x:.2f}" for x in r["pod_shares"])
             print(
-                f"  {name:<20} {r['rps']:>9.0f} {r['errors']:>7.0f} {r['client_cpu_cores']:>10.2f}c "
-                f"{shares:>14} {r['load_avg_1m']:>9.1f}"
+                f"  {name:<20} {r['rps']:>9.0f} {r['errors']:>7.0f} {r['web_cpu_cores']:>7.2f}c "
+                f"{r['client_cpu_cores']:>10.2f}c {shares:>14} {r['load_avg_1m']:>9.1f}"
             )
+        print("  (web CPU: cores used by all web pods, from their cgroups; below 0.5 per pod = the machine is busy)")
 
 
 def main(argv: list[str] | None = None) -> int:
