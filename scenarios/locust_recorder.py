@@ -128,7 +128,7 @@ class Recorder:
                 # mid-second, so a spawn at the next stage boundary is not attributed to this one
                 self._users_at[second] = self._user_count()
             now = time.time()
-            gevent.sleep(t0 + second + 1.0 + FLUSH_OFFSET_S - now)
+            gevent.sleep(max(0.0, t0 + second + 1.0 + FLUSH_OFFSET_S - now))
             if not self._stopped:
                 self.flush(time.time())
 

@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+
 from hpabench.scenarios.histogram import (
     MAX_VALUE_MS,
     SUB_BUCKETS,

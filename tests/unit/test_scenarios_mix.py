@@ -7,6 +7,7 @@ import statistics
 from collections import Counter
 
 import pytest
+
 from hpabench.scenarios.mix import RoutePicker, think_time_s
 from hpabench.scenarios.spec import Mix, ThinkTime
 

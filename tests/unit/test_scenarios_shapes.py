@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from hpabench.scenarios.catalogue import list_scenarios, load_scenario
 from hpabench.scenarios.shapes import (
     format_planned_table,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from hpabench.errors import EXIT_INVALID_INPUT, SpecError
 from hpabench.scenarios.catalogue import CATALOGUE_DIR, list_scenarios, load_scenario
 from hpabench.scenarios.shapes import format_planned_table, planned_curve
 from hpabench.scenarios.spec import Replay, Scenario
 from hpabench.scenarios.traces import parse_trace
-
-from hpabench.errors import EXIT_INVALID_INPUT, SpecError
 
 REQUIRED = {"steady", "ramp", "step", "spike", "soak", "diurnal", "sawtooth", "flash-crowd", "replay"}
 
