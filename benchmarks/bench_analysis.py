@@ -4,7 +4,7 @@
 
 Generates (untimed) `--runs` synthetic run directories (tests/synthetic_run.py: 1 s resolution,
 a spike needing up to `--pods` web pods, half of the runs a faster-syncing variant), then times
-each case in a fresh child process so its peak RSS (`ru_maxrss`) is its own:
+each case in a fresh child process so its peak RSS (VmHWM) is its own:
 
 * `import`          — Python + pandas/numpy + hpabench.analysis imported, nothing done (the floor);
 * `analyze`         — `analyze_run` on one run: load every frame, every KPI, write summary.json;
@@ -32,6 +32,14 @@ CHILD_TIMEOUT_S = 900.0
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident memory of this process since exec. VmHWM belongs to the process image, while
+    ru_maxrss of a child also counts the parent's memory copied at fork (before exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
