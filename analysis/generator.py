@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from hpabench.analysis.provisioning import rolling_mean
 from hpabench.analysis.rundata import numeric
 

@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
 from hpabench.analysis.rundata import numeric
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from hpabench.analysis.latency import ClientHistograms, window_counts, windowed_p95
 
 FloatArray = npt.NDArray[np.float64]

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from hpabench.analysis.collect import collect
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from hpabench.analysis.collect import collect
 from hpabench.errors import MissingDependencyError
 
 pytestmark = pytest.mark.integration

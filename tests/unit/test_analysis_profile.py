@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hpabench.analysis.profile import DEFAULT_PROFILE, load_profile, placeholders, render_queries
 
+from hpabench.analysis.profile import DEFAULT_PROFILE, load_profile, placeholders, render_queries
 from hpabench.errors import SpecError
 
 REQUIRED_METRICS = (
