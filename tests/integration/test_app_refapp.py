@@ -457,3 +457,35 @@ def test_invalid_configuration_is_one_clear_error(backends: Backends) -> None:
     assert "DB_PORT='five': must be an integer in [1, 65535]" in result.stderr
     assert "REDIS_HOST='$(REDIS_SERVICE_HOST)': contains an unexpanded variable reference" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_migrate_does_not_lock_behind_live_orders(migrated: Backends) -> None:
+    """A pod starting under write load: its init container must not wait on (or deadlock with) orders."""
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=migrated.pg_port, user="hpabench", password=DB_PASSWORD, database="hpabench"
+        )
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            # What POST /orders holds mid-transaction: a row lock on the item and an open insert.
+            await conn.execute("SELECT stock FROM items WHERE id = 1 FOR UPDATE")
+            await conn.execute("INSERT INTO orders (item_id, quantity) VALUES (1, 1)")
+            try:
+                return await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-m", "hpabench_refapp.migrate"],
+                    env=migrated.env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                )
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    result = asyncio.run(scenario())
+    assert result.returncode == 0, result.stderr
+    assert "0 of" in result.stdout

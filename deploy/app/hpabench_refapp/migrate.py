@@ -1,7 +1,8 @@
 """Schema creation and seed data: `python -m hpabench_refapp.migrate` (the init container).
 
 Contract: creates the tables if missing and inserts items 1..SEED_ITEMS that are not there yet,
-in one transaction under a PostgreSQL advisory lock, so any number of pods may run it at once and
+in one transaction under a PostgreSQL advisory lock; an already migrated database is recognised
+first without taking any table lock (pods start during load, next to live order transactions), so any number of pods may run it at once and
 re-running it is harmless. Waits up to CONNECT_DEADLINE_S for the database to accept connections.
 Exit codes: 0 done, 1 database unreachable or migration failed, 2 invalid configuration.
 """
@@ -58,6 +59,8 @@ async def migrate(settings: Settings, deadline_s: float = CONNECT_DEADLINE_S) ->
     """Create the schema and seed; returns how many items this call inserted."""
     conn = await connect(settings, deadline_s)
     try:
+        if await _is_migrated(conn, settings.seed_items):
+            return 0
         async with conn.transaction():
             # Transaction-scoped: released at COMMIT/ROLLBACK even if this process dies.
             await conn.execute("SELECT pg_advisory_xact_lock($1)", schema.MIGRATION_LOCK_KEY)
@@ -66,6 +69,13 @@ async def migrate(settings: Settings, deadline_s: float = CONNECT_DEADLINE_S) ->
     finally:
         await conn.close()
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+
+
+async def _is_migrated(conn: asyncpg.Connection, seed_items: int) -> bool:
+    """Already done? Checked before any DDL so a migrated database sees no table locks at all."""
+    if await conn.fetchval("SELECT to_regclass('public.items') IS NULL"):
+        return False
+    return bool(await conn.fetchval(schema.IS_MIGRATED_SQL, seed_items))
 
 
 def main() -> int:

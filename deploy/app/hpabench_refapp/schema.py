@@ -36,6 +36,15 @@ FROM generate_series(1, $1::integer) AS g
 ON CONFLICT (id) DO NOTHING
 """
 
+# True when the schema and seed are already in place. It takes no table lock, so pods starting
+# during a write-heavy load test do not queue behind (or deadlock with) live order transactions:
+# `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on `orders` even when the index exists, and the
+# seed's ON CONFLICT waits on rows that orders hold FOR UPDATE.
+IS_MIGRATED_SQL = """
+SELECT to_regclass('public.orders_item_id_idx') IS NOT NULL
+   AND (SELECT count(*) FROM items WHERE id BETWEEN 1 AND $1::integer) = $1::integer
+"""
+
 SELECT_ITEM_SQL = "SELECT id, name, price_cents, stock FROM items WHERE id = $1"
 LOCK_ITEM_SQL = "SELECT stock FROM items WHERE id = $1 FOR UPDATE"
 TAKE_STOCK_SQL = "UPDATE items SET stock = stock - $2, updated_at = now() WHERE id = $1 RETURNING stock"
