@@ -230,10 +230,24 @@ class Pipeline:
         # Let Prometheus take one more scrape so the last seconds of load are in its TSDB.
         time.sleep(self.options.scrape_interval_s + 1.0)
         start, end = self.load_window
-        warnings = collect(self.run.data, self.cluster.prometheus_url, start - 30.0, end + 5.0)
-        for warning in warnings or []:
+        # rate() needs a window spanning several scrapes: 15 s at the default 5 s interval.
+        window_s = max(15, round(3 * self.options.scrape_interval_s))
+        result = collect(
+            self.run.data,
+            self.cluster.prometheus_url,
+            start - 30.0,
+            end + 5.0,
+            variables={"window": f"{window_s}s"},
+        )
+        for warning in result.warnings:
             self.run.events.emit("warning", message=str(warning))
-            self.console.warn(str(warning))
+            # An empty series is usually good news (no 5xx at all); only failures deserve a WARNING.
+            if not any(f"{name!r}" in warning for name in result.empty):
+                self.console.warn(str(warning))
+        if result.empty:
+            self.console.info(
+                f"    no samples in the run window (normal when e.g. nothing failed): {', '.join(result.empty)}"
+            )
         self._stage("collect", "finished")
 
     def _teardown(self) -> None:
