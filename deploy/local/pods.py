@@ -444,8 +444,10 @@ class Pod:
                 self.deleted_ts = time.time()
             if self.phase not in ("Failed",):
                 self.phase = "Succeeded" if self.deleting else "Failed"
-        self._gone.set()
+        # Emit before `gone`: whoever waits for the pod (stop, then closing the event log) must
+        # not race this last event.
         self._emit("pod_deleted", restarts=self.restarts)
+        self._gone.set()
         self._on_change(self)
 
     def failure_detail(self) -> str:
