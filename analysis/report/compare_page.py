@@ -25,6 +25,7 @@ from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.htmlkit import banner, esc, footer, format_value, page, section, status_badge, table
 from hpabench.analysis.report.run_page import FLAG_TEXT, check_run_dir, write_text_atomic
 from hpabench.analysis.report.scales import format_number
+from hpabench.analysis.report.summaryview import HEADLINE_KPIS, PHASE_KPIS
 from hpabench.analysis.report.timeline import Panel, Series, render_timeline
 
 GROUP_COLORS = (
@@ -213,13 +214,32 @@ def _verdict(comparison: Comparison) -> str:
     return f'<div class="verdict">{body}</div>'
 
 
+def _split(rows: Sequence[KpiRow], headline: Sequence[str]) -> tuple[list[KpiRow], list[KpiRow]]:
+    """(rows named in `headline`, in that order; all rows) — the short table and the full one."""
+    by_name = {row.name: row for row in rows}
+    return [by_name[n] for n in headline if n in by_name], list(rows)
+
+
+def _kpi_tables(rows: Sequence[KpiRow], comparison: Comparison, headline: Sequence[str]) -> str:
+    """The headline KPIs as a table, every KPI in a collapsed table below it."""
+    short, full = _split(rows, headline)
+    if not short:
+        return f'<div class="scroll">{_kpi_table(full, comparison)}</div>'
+    return (
+        f'<div class="scroll">{_kpi_table(short, comparison)}</div>'
+        f'<details><summary>all {len(full)} KPIs</summary><div class="scroll">'
+        f"{_kpi_table(full, comparison)}</div></details>"
+    )
+
+
 def render_compare_report(comparison: Comparison) -> str:
     """The whole comparison page (see the module docstring)."""
     scenarios = sorted({g.scenario for g in comparison.groups})
     title = f"{' / '.join(scenarios) or 'comparison'}: {' vs '.join(g.variant for g in comparison.groups)}"
     panels, end_s = overlay_panels(comparison)
     phase_html = "".join(
-        f"<h3>{esc(name)}</h3>{_kpi_table(rows, comparison)}" for name, rows in comparison.phase_rows.items()
+        f"<h3>{esc(name)}</h3>{_kpi_tables(rows, comparison, PHASE_KPIS)}"
+        for name, rows in comparison.phase_rows.items()
     )
     ci = format_number(comparison.confidence * 100, 2)
     body = [
@@ -228,8 +248,8 @@ def render_compare_report(comparison: Comparison) -> str:
         _flags_banner(comparison),
         section("Verdict", _verdict(comparison)),
         section(
-            "KPIs",
-            f'<div class="scroll">{_kpi_table(comparison.rows, comparison)}</div>',
+            "Key KPIs",
+            _kpi_tables(comparison.rows, comparison, HEADLINE_KPIS),
             f"Mean per group (± standard deviation over repeated runs). Differences against the reference "
             f"with {ci}% bootstrap confidence intervals (seed {comparison.seed}); a difference whose "
             "interval contains 0 is reported as not significant — noise, not a win.",
@@ -239,7 +259,7 @@ def render_compare_report(comparison: Comparison) -> str:
             render_timeline(panels, 0.0, end_s, (), chart_id="compare-timeline"),
             "Time is seconds since each run's load started. One colour per group; repeated runs dashed.",
         ),
-        section("KPIs per phase", f'<div class="scroll">{phase_html}</div>' if phase_html else "<p>–</p>"),
+        section("KPIs per phase", phase_html or '<p class="note">No phase common to every group.</p>'),
         section("Runs", _runs_table(comparison)),
         footer("hpabench comparison"),
     ]

@@ -6,9 +6,9 @@ Contract:
   which every user-provided string (names, descriptions, labels, event messages) is escaped.
   Missing data never raises: a panel or section says "no data" instead.
 * `write_run_report(run_path) -> Path` loads the run, reads `summary.json` (or computes the
-  summary through the analysis API when it is absent), writes `report.html` atomically and
-  returns its path. A path that is not a run directory, or an unreadable summary.json, raises
-  `SpecError` naming the file.
+  summary through the analysis API when it is absent, unreadable or of another schema version —
+  the page then says so), writes `report.html` atomically and returns its path. A path that is
+  not a run directory raises `SpecError` naming it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section,
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
 from hpabench.analysis.rundata import RunData, load_run
+from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
 from hpabench.errors import SpecError, SpecIssue
 
 # Flags a reader must not miss, with what they mean for the numbers in this report.
@@ -234,18 +235,26 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
 
 
 def _read_summary(run_path: Path, run: RunData) -> dict[str, Any]:
+    """summary.json when it is current; else the summary computed now (not written — that is the
+    analyze stage's job), with a note saying why, like `compare_runs` does."""
     file = run_path / "summary.json"
-    if not file.exists():
-        from hpabench.analysis.summary import build_summary
-
-        return build_summary(run)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SpecError(SpecIssue(str(file), "", f"cannot be read as JSON: {exc}")) from None
-    if not isinstance(data, dict):
-        raise SpecError(SpecIssue(str(file), "", "must be a JSON object"))
-    return data
+    problem = ""
+    if file.exists():
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            data, problem = None, f"summary.json unreadable ({exc})"
+        if (
+            isinstance(data, dict)
+            and data.get("schema_version") == SCHEMA_VERSION
+            and isinstance(data.get("kpis"), dict)
+        ):
+            return data
+        problem = problem or "summary.json has another schema version or no kpis"
+    summary = build_summary(run)
+    if problem:
+        summary["notes"] = [*summary.get("notes", []), f"{problem}: KPIs recomputed from the run's data"]
+    return summary
 
 
 def check_run_dir(run_path: Path) -> None:

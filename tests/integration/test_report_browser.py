@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from hpabench.analysis.report import write_run_report
+from hpabench.analysis.report import write_compare_report, write_run_report
 from tests.synthetic_run import make_synthetic_run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,7 +86,7 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def load_in_browser(html_path: Path, shots_name: str) -> dict[str, Any]:
+def load_in_browser(html_path: Path, shots_name: str | None = None) -> dict[str, Any]:
     """Load a copy of `html_path` with the collector injected; return the collector's result."""
     assert Path(CHROMIUM).exists(), "Chromium is required (apt-get install -y chromium)"
     html = html_path.read_text(encoding="utf-8")
@@ -96,7 +96,7 @@ def load_in_browser(html_path: Path, shots_name: str) -> dict[str, Any]:
     try:
         done = _chromium(["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()], profile)
         shots = os.environ.get("HPABENCH_REPORT_SHOTS")
-        if shots:
+        if shots and shots_name:
             Path(shots).mkdir(parents=True, exist_ok=True)
             height = 900 + 160 * html.count('class="tl-panel"') + 30 * html.count("<tr>")
             _chromium(
@@ -135,10 +135,20 @@ def test_run_report_renders_in_chromium(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
+def test_comparison_report_renders_in_chromium(tmp_path: Path) -> None:
+    runs = [
+        make_synthetic_run(tmp_path / "a", duration_s=300, pods_max=4, seed=1, run_id="a"),
+        make_synthetic_run(tmp_path / "b", duration_s=300, pods_max=6, seed=2, variant="<b>fast</b>", run_id="b"),
+    ]
+    comparison = write_compare_report(runs, tmp_path / "compare" / "comparison.html")
+    assert_rendered(load_in_browser(comparison, "compare-report.png"), expected_panels=4)
+
+
+@pytest.mark.browser
 def test_the_collector_catches_script_errors(tmp_path: Path) -> None:
     """The check above can fail: a page whose script throws is reported, with the message."""
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><html><head></head><body><script>undefinedFunction();</script></body></html>")
-    result = load_in_browser(page, "broken.png")
+    result = load_in_browser(page)
     assert len(result["errors"]) == 1 and "undefinedFunction" in result["errors"][0]
     assert result["panels"] == [] and result["tip"] is None

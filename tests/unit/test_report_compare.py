@@ -189,3 +189,15 @@ def test_write_compare_report_rejects_a_non_run(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="does not exist"):
         write_compare_report([tmp_path / "missing"], tmp_path / "out.html")
     assert not (tmp_path / "out.html").exists()
+
+
+def test_headline_kpis_first_and_every_kpi_behind_a_toggle() -> None:
+    comparison = make_comparison()
+    extra = KpiRow("fairness_jain", "Jain fairness", "index", "higher", {}, None, False, ())
+    comparison = Comparison(comparison.groups, comparison.reference, (extra, *comparison.rows), {}, "v", ("v",))
+    html = render_compare_report(comparison)
+    short, rest = html.split("<details><summary>all 4 KPIs</summary>", 1)
+    assert "Jain fairness" not in short.split("Key KPIs")[1]
+    assert "Jain fairness" in rest and "client p95 latency" in rest
+    assert short.index("client p95 latency") < short.index("error rate")  # headline order
+    assert "No phase common to every group." in html
