@@ -175,11 +175,20 @@ class HpaController:
         now = self._clock()
         self.scrape(now)
         self.sync(now)
-        self._next_scrape_ts = now + self.settings.metrics_window_s
+        self._next_scrape_ts = now + self._first_scrape_delay_s()
         self._next_sync_ts = now + self.settings.sync_period_s
         if thread:
             self._thread = threading.Thread(target=self._run, name=f"hpa-{self.name}", daemon=True)
             self._thread.start()
+
+    def _first_scrape_delay_s(self) -> float:
+        """Delay of the second scrape: the scrape grid is `metrics_offset_s` ahead of the sync
+        grid (default: half a window, the average metrics age on a cluster)."""
+        window_s = self.settings.metrics_window_s
+        offset_s = self.settings.metrics_offset_s
+        offset_s = window_s / 2 if offset_s is None else offset_s % window_s
+        phase_s = (self.settings.sync_period_s - offset_s) % window_s
+        return phase_s if phase_s > 0 else window_s
 
     def stop(self) -> None:
         """Stop the thread (joined) and write `hpa.parquet`. Idempotent; safe without start()."""

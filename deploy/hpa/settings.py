@@ -22,6 +22,10 @@ class HpaSettings(StrictModel):
     - `initial_readiness_delay_s`: --horizontal-pod-autoscaler-initial-readiness-delay (30 s).
     - `metrics_window_s`: the window over which pod CPU usage is averaged, like metrics-server's
       resolution (15 s); also the age of the newest metric sample at worst.
+    - `metrics_offset_s`: where the metrics scrapes sit between two syncs. On a cluster
+      metrics-server and the HPA are not synchronised, so the metrics a sync reads are between 0
+      and one window old; the default (None) puts the scrapes half a window before each sync
+      grid point — the average age — instead of right before it (0 = aligned, the freshest).
     - `custom_metrics`: metric name → PromQL, the way prometheus-adapter serves `Pods`, `Object`
       and `External` metrics. For `Pods` metrics the query must return one series per `pod` label.
     """
@@ -32,4 +36,5 @@ class HpaSettings(StrictModel):
     cpu_initialization_period_s: float = Field(default=300.0, ge=0)
     initial_readiness_delay_s: float = Field(default=30.0, ge=0)
     metrics_window_s: float = Field(default=15.0, gt=0)
+    metrics_offset_s: float | None = Field(default=None, ge=0)
     custom_metrics: dict[str, str] = Field(default_factory=dict)

@@ -181,6 +181,7 @@ def world(tmp_path: Path) -> Any:
         data = tmp_path / "data"
 
         def controller(self, hpa: dict[str, Any] | None = None, **settings: Any) -> HpaController:
+            settings.setdefault("metrics_offset_s", 0.0)  # scrapes right before syncs: exact timelines
             return HpaController(
                 hpa or hpa_manifest(), self.cluster, HpaSettings(**settings), self.events, self.data, clock=self.clock
             )
@@ -240,6 +241,21 @@ def test_spike_scales_up_then_down_after_the_window(world: Any) -> None:
     assert list(frame.columns) == list(COLUMNS) and len(frame) == len(rows)
     assert frame["desired_replicas"].max() == 4 and frame["desired_replicas"].iloc[-1] == 1
     assert str(frame["raw_recommendation"].dtype) == "Int64"
+
+
+def test_scrapes_sit_half_a_window_before_syncs_by_default(world: Any) -> None:
+    controller = HpaController(
+        hpa_manifest(), world.cluster, HpaSettings(), world.events, world.data, clock=world.clock
+    )
+    controller.start(thread=False)
+    scrapes: list[float] = []
+    real_scrape = controller.scrape
+    controller.scrape = lambda now: (scrapes.append(now), real_scrape(now))[1]  # type: ignore[method-assign]
+    world.run_until(controller, START + 60)
+    assert scrapes == [START + 7.5, START + 22.5, START + 37.5, START + 52.5]
+    ages = [r["metrics_age_s"] for r in controller._timeline.rows if r["metrics_age_s"] is not None]
+    assert ages == [7.5, 7.5, 7.5, 7.5]  # the syncs at +15, +30, +45, +60
+    controller.stop()
 
 
 def test_first_sync_reports_missing_metrics_like_a_new_hpa(world: Any) -> None:
