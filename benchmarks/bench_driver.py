@@ -1,6 +1,7 @@
 """Benchmark: the hpabench load driver's own cost and accuracy (issue 3, "Measured").
 
     .venv/bin/python -m benchmarks.bench_driver [--reps 3] [--window-s 8] [--users 64] [--quick] [--json]
+        [--cases plain_locust,driver_own_file,driver_catalogue] [--overhead-only]
 
 Target: HAProxy answering every request itself (`http-request return`), pinned to the last
 core, so the server is never the bottleneck. Generator: pinned to core 0 (taskset), saturated
@@ -12,8 +13,9 @@ core, so the server is never the bottleneck. Generator: pinned to core 0 (taskse
 
 Each case is measured over a steady window (after warm-up): requests from HAProxy's own
 counter (`show stat` on its admin socket) and CPU seconds of every generator-side process
-(driver parent + Locust) → req/s and **req/s per core**; the ratio to `plain_locust` is the
-driver overhead (target ≥ 0.9x).
+(driver parent + Locust) → req/s and **req/s per core**; the ratio to the `plain_locust` run of
+the same rep (paired, so both saw the same machine noise; median over reps) is the driver
+overhead (target ≥ 0.9x).
 
 `accuracy`: a driver run whose locustfile also logs every response time raw; hpabench's
 per-second histograms (merged) are compared with exact numpy percentiles of the same requests,
@@ -335,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-s", type=float, default=8.0)
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="one rep, short windows")
+    parser.add_argument(
+        "--cases", default="plain_locust,driver_own_file,driver_catalogue", help="comma-separated subset"
+    )
+    parser.add_argument("--overhead-only", action="store_true", help="skip the accuracy and spike parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -347,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"cases": [], "cpus": cpus}
     try:
         (workdir / "bench_user.py").write_text(BENCH_USER)
-        cases = ["plain_locust", "driver_own_file", "driver_catalogue"]
+        cases = [case for case in args.cases.split(",") if case]
         for rep in range(args.reps):
             for case in cases if rep % 2 == 0 else list(reversed(cases)):
                 row = measure_case(case, target, workdir, args.users, args.window_s)
@@ -365,12 +371,18 @@ def main(argv: list[str] | None = None) -> int:
                 "rps_per_core_median": statistics.median(r["rps_per_core"] for r in rows),
                 "cpu_cores_median": statistics.median(r["cpu_cores"] for r in rows),
             }
-        base = summary["plain_locust"]["rps_per_core_median"]
-        for case in cases:
-            summary[case]["ratio_vs_plain"] = summary[case]["rps_per_core_median"] / base
+        if "plain_locust" in summary:
+            # each rep's ratio to the plain run beside it: pairs share the machine's noise
+            plain = {r["rep"]: r["rps_per_core"] for r in results["cases"] if r["case"] == "plain_locust"}
+            for case in cases:
+                pairs = [r["rps_per_core"] / plain[r["rep"]] for r in results["cases"] if r["case"] == case]
+                summary[case]["ratio_vs_plain"] = statistics.median(pairs)
+                summary[case]["ratio_min"], summary[case]["ratio_max"] = min(pairs), max(pairs)
         results["summary"] = summary
-        results["accuracy"] = measure_accuracy(target, workdir, users=10, duration_s=8.0 if args.quick else 15.0)
-        results["compressed_spike"] = measure_compressed_spike(target, workdir, time_scale=0.1)
+        if not args.overhead_only:
+            duration_s = 8.0 if args.quick else 15.0
+            results["accuracy"] = measure_accuracy(target, workdir, users=10, duration_s=duration_s)
+            results["compressed_spike"] = measure_compressed_spike(target, workdir, time_scale=0.1)
     finally:
         target.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -378,12 +390,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"driver overhead (generator pinned to core 0, HAProxy on core {cpus - 1}; medians of {args.reps} reps)")
-    print(f"{'case':<18} {'req/s':>9} {'cores':>6} {'req/s/core':>11} {'vs plain':>9}")
+    print(f"{'case':<18} {'req/s':>9} {'cores':>6} {'req/s/core':>11} {'vs plain (paired median, range)':>32}")
     for case, row in results["summary"].items():
+        ratio = row.get("ratio_vs_plain", math.nan)
+        spread = f"({row['ratio_min']:.2f}-{row['ratio_max']:.2f})" if "ratio_min" in row else ""
         print(
             f"{case:<18} {row['rps_median']:>9.0f} {row['cpu_cores_median']:>6.2f} "
-            f"{row['rps_per_core_median']:>11.0f} {row['ratio_vs_plain']:>8.2f}x"
+            f"{row['rps_per_core_median']:>11.0f} {ratio:>8.2f}x {spread}"
         )
+    if args.overhead_only:
+        return 0
     acc = results["accuracy"]
     print(f"\npercentile accuracy ({acc['requests']} requests, {acc['seconds_checked']} seconds checked)")
     print("  whole run: " + "  ".join(f"{k} {v * 100:.2f}%" for k, v in acc["overall_rel_error"].items()))

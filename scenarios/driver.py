@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import ipaddress
 import os
 import signal
 import socket
@@ -38,9 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from hpabench.errors import LoadDriverError, SafetyError, SpecError, SpecIssue
+from hpabench.errors import LoadDriverError, SpecError, SpecIssue
 from hpabench.rundir import EventLog
 from hpabench.scenarios.locust_runtime import (
     CLOCK_FILE,
@@ -53,6 +51,7 @@ from hpabench.scenarios.locust_runtime import (
 )
 from hpabench.scenarios.progress import LiveTail, format_progress
 from hpabench.scenarios.results import MergedResults, write_results
+from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table, stage_spans, target_at, total_duration_s
 from hpabench.scenarios.spec import Scenario
 
@@ -68,7 +67,6 @@ LOCUSTFILES_DIR = Path(__file__).resolve().parent / "locustfiles"
 CATALOGUE_LOCUSTFILE = LOCUSTFILES_DIR / "hpabench_catalogue.py"
 SHAPE_LOCUSTFILE = LOCUSTFILES_DIR / "hpabench_shape.py"
 RECORDER_LOCUSTFILE = LOCUSTFILES_DIR / "hpabench_recorder.py"
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 STARTUP_TIMEOUT_S = 60.0
 GRACE_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -115,37 +113,6 @@ class DriverResult:
     load_path: Path | None = None
 
 
-def _is_loopback(hostname: str) -> bool:
-    if hostname.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def check_target(host: str, allowed_hosts: set[str] | frozenset[str], allow_external: bool) -> None:
-    """Refuse (SafetyError) a load target that is neither loopback nor an allowed host.
-
-    Names are not resolved: `example.com` is external even if it resolves to 127.0.0.1.
-    A malformed URL is a SpecError.
-    """
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SpecError(SpecIssue("host", "", f"{host!r} is not an http(s) URL like http://127.0.0.1:8080"))
-    try:
-        _ = parts.port
-    except ValueError:
-        raise SpecError(SpecIssue("host", "", f"{host!r} has an invalid port")) from None
-    hostname = parts.hostname
-    if _is_loopback(hostname) or hostname in allowed_hosts or allow_external:
-        return
-    raise SafetyError(
-        f"refusing to send load to {hostname!r}: it is neither loopback nor part of the deployed system. "
-        "Pass --allow-external-target if you really mean to load that host."
-    )
-
-
 def _validate(config: DriverConfig) -> None:
     issues = []
     if not config.time_scale > 0:
@@ -164,6 +131,13 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(command, **kwargs)
+    except OSError as exc:
+        raise LoadDriverError(f"cannot start Locust ({command[0]}): {exc}") from exc
 
 
 @dataclass
@@ -218,7 +192,7 @@ class _Session:
         command = [sys.executable, "-m", "locust", "-f", files, "--headless", *extra]
         log_path = self.data_dir / f"locust.{name}.log"
         with log_path.open("ab") as log:
-            popen = subprocess.Popen(
+            popen = _popen(
                 command,
                 cwd=self.data_dir,
                 env=env,
@@ -361,6 +335,8 @@ class _Session:
         """Stop every Locust process; graceful first, SIGKILL after STOP_TIMEOUT_S (see module doc)."""
         if self.stopped_at is None:
             self.stopped_at = time.time()
+        if self.t0 is not None:  # stages begun since the last poll still get their event
+            self._emit_stage_events(min(self.stopped_at, self.t0 + self.planned_s - 1e-6))
         try:
             if self.procs and self._lead.alive():
                 # SIGINT, not SIGTERM: a headless shape run only installs its SIGTERM handler after
