@@ -74,13 +74,22 @@ def _case_compare(paths: list[Path], out: Path) -> dict[str, Any]:
     return {"compare_s": t1 - t0, "render_s": t2 - t1, "bytes": len(html.encode())}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: after fork+exec, ru_maxrss
+    still counts the parent's memory at fork time."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _child(argv: list[str]) -> None:
     kind, *paths = argv
     started = time.perf_counter()
     run_paths = [Path(p) for p in paths]
     result = _case_run(run_paths[0]) if kind == "run" else _case_compare(run_paths[1:], run_paths[0])
     result["total_s"] = time.perf_counter() - started
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))
 
 

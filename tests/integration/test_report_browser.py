@@ -98,7 +98,8 @@ def load_in_browser(html_path: Path, shots_name: str | None = None) -> dict[str,
         shots = os.environ.get("HPABENCH_REPORT_SHOTS")
         if shots and shots_name:
             Path(shots).mkdir(parents=True, exist_ok=True)
-            height = 900 + 160 * html.count('class="tl-panel"') + 30 * html.count("<tr>")
+            shown = re.sub(r"<details>.*?</details>", "", html, flags=re.S)  # collapsed: no height
+            height = 900 + 215 * shown.count('class="tl-panel"') + 36 * shown.count("<tr>")
             _chromium(
                 [f"--window-size=1200,{height}", f"--screenshot={Path(shots) / shots_name}", html_path.as_uri()],
                 profile,
