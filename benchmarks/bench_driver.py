@@ -138,6 +138,7 @@ class HaproxyTarget:
         deadline = time.monotonic() + 10
         while not self.socket_path.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise SystemExit("haproxy did not start")
             time.sleep(0.05)
 
@@ -286,8 +287,8 @@ def measure_accuracy(target: HaproxyTarget, workdir: Path, users: int, duration_
     second_of = np.floor(completed_at - t0).astype(int)
     worst_per_second = 0.0
     seconds_checked = 0
-    for ts, row in rows.set_index("ts").iterrows():
-        k = round(float(ts) - t0)
+    for row in rows.to_dict("records"):
+        k = round(float(row["ts"]) - t0)
         values = latency_ms[second_of == k]
         if len(values) < 100 or int(row["requests"]) != len(values):
             continue
@@ -349,9 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     if cpus < 2:
         print("note: one CPU only; target and generator share it", file=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="hpabench-bench-driver-"))
-    target = HaproxyTarget(workdir, cpu=cpus - 1)
     results: dict[str, Any] = {"cases": [], "cpus": cpus}
+    target: HaproxyTarget | None = None
     try:
+        target = HaproxyTarget(workdir, cpu=cpus - 1)
         (workdir / "bench_user.py").write_text(BENCH_USER)
         cases = [case for case in args.cases.split(",") if case]
         for rep in range(args.reps):
@@ -384,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             results["accuracy"] = measure_accuracy(target, workdir, users=10, duration_s=duration_s)
             results["compressed_spike"] = measure_compressed_spike(target, workdir, time_scale=0.1)
     finally:
-        target.stop()
+        if target is not None:
+            target.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
