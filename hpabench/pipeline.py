@@ -118,6 +118,17 @@ def resolve_inputs(options: RunOptions) -> _Resolved:
     return _Resolved(scenario, variant, objects, hpa_settings)
 
 
+def resolve_slo(scenario: Any, variant: Any) -> dict[str, float]:
+    """The run's SLO: the variant's defaults, then what the scenario declares (what its users
+    expect), then what the variant file sets explicitly (a deliberate override wins)."""
+    slo: dict[str, float] = dict(variant.slo.model_dump())
+    if scenario.slo is not None:
+        slo.update({k: v for k, v in scenario.slo.model_dump().items() if v is not None})
+    if "slo" in variant.model_fields_set:
+        slo.update({k: getattr(variant.slo, k) for k in variant.slo.model_fields_set})
+    return slo
+
+
 def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
     from hpabench.deploy.render import dump_yaml
 
@@ -279,7 +290,7 @@ class Pipeline:
             hpa_settings=resolved.hpa_settings.model_dump(mode="json"),
             autoscale=self.options.autoscale,
             scrape_interval_s=self.options.scrape_interval_s,
-            slo=getattr(resolved.variant, "slo", None),
+            slo=resolve_slo(resolved.scenario, resolved.variant),
             versions=hostinfo.software_versions(),
             git_sha=hostinfo.git_sha(),
             host=hostinfo.host_facts(),
