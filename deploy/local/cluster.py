@@ -13,7 +13,7 @@ failure, exception or Ctrl-C during `start` tears down everything started and re
 `stop()` is idempotent and leaves no process, cgroup, port or temp dir behind.
 
 Run directory: `rendered/manifests.yaml`, `events.jsonl` (pod and scale events), `data/pods.jsonl`
-(one row per pod when it is gone), `pods/<pod>/` (logs, PostgreSQL data), `haproxy/`,
+(one row per pod when it is gone; `data/pods.parquet` at stop), `pods/<pod>/` (logs, PostgreSQL data), `haproxy/`,
 `prometheus/` (config, targets, TSDB). The manifest's `host` gets `cgroup_version` and
 `cgroups_enforced` as actually used.
 """
@@ -21,7 +21,6 @@ Run directory: `rendered/manifests.yaml`, `events.jsonl` (pod and scale events),
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from hpabench.deploy.local.deployment import LocalDeployment
 from hpabench.deploy.local.endpoints import BackendBinding, EndpointsController, ScrapeBinding
 from hpabench.deploy.local.env import ServiceLink
 from hpabench.deploy.local.exporter import Exporter, WorkloadState
+from hpabench.deploy.local.podlog import PodLog
 from hpabench.deploy.local.pods import Pod, PodInfo, PodTimings
 from hpabench.deploy.local.ports import PortAllocator, is_port_open
 from hpabench.deploy.local.postgres import accessible_to_others
@@ -103,7 +103,7 @@ class LocalCluster:
         self._dirty = threading.Event()
         self._housekeeping_stop = threading.Event()
         self._housekeeping: threading.Thread | None = None
-        self._rows_lock = threading.Lock()
+        self.pod_log = PodLog(run.data)
         self._stop_lock = threading.Lock()
         self._stopped = False
         self.started_at: float | None = None
@@ -418,10 +418,7 @@ class LocalCluster:
 
     def _pod_gone(self, pod: Pod) -> None:
         """A pod finished: its pods.jsonl row, and its ports go back to the pool."""
-        with self._rows_lock:
-            self.run.data.mkdir(parents=True, exist_ok=True)
-            with (self.run.data / "pods.jsonl").open("a", encoding="utf-8") as out:
-                out.write(json.dumps(pod.row(), sort_keys=True) + "\n")
+        self.pod_log.append(pod.row())
         for port in pod.plan.owned_ports:
             self.ports.release(port)
 
@@ -565,6 +562,11 @@ class LocalCluster:
         for temp in self._tempdirs:
             shutil.rmtree(temp, ignore_errors=True)
         self.ports.release_all()
+        if self._deployments:
+            try:
+                self.pod_log.write_parquet()
+            except (OSError, ValueError) as exc:
+                self._warn(f"pods.parquet not written: {exc}")
 
     def _stop_tier(self, deployments: list[LocalDeployment]) -> None:
         if not deployments:

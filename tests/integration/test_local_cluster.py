@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import psutil
 import pytest
 
@@ -205,3 +206,7 @@ def test_stop_leaves_nothing_behind(stack: tuple[LocalCluster, RunDir]) -> None:
     assert processes_using(run.path) == []
     assert not any(Path(d).exists() for d in cluster._tempdirs)
     assert all(d.pods() == [] for d in cluster.deployments())
+    pods = pd.read_parquet(run.data / "pods.parquet")
+    assert len(pods) == 5  # postgres, redis and the three web pods (2 initial + 1 scaled up)
+    assert pods["deleted_ts"].notna().all() and pods["ready_ts"].notna().all()
+    assert int(pods[pods["restarts"] > 0]["restarts"].iloc[0]) >= 1  # the pod killed above
