@@ -152,7 +152,7 @@ def test_stop_writes_the_parquet_and_leaves_nothing(stack: tuple[LocalCluster, R
     cluster, run = stack
     cluster.stop()
     frame = pd.read_parquet(run.data / "hpa.parquet")
-    assert len(frame) == len(_rows(run)) > 10
+    assert len(frame) == len(_rows(run)) >= 5  # one row per 2 s sync over the ~20 s story
     assert frame["desired_replicas"].max() >= 2 and frame["desired_replicas"].iloc[-1] == 1
     assert not any(t.name.startswith("hpa-") for t in threading.enumerate())
     assert our_cgroups() == []
