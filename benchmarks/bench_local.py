@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import multiprocessing
 import os
@@ -42,9 +43,13 @@ DOWN_TARGET_S = 5.0
 
 
 def base_objects(web_replicas: int = 1) -> list[dict[str, Any]]:
-    from tests.integration.test_local_support import base_objects as objects
+    """The rendered base manifests with `web_replicas` web pods."""
+    from hpabench.deploy.render import render_objects
 
-    return objects(web_replicas)
+    objects = copy.deepcopy(render_objects(None, None))
+    web = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
+    web["spec"]["replicas"] = web_replicas
+    return objects
 
 
 # ------------------------------------------------------------------------------ load client
