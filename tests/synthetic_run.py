@@ -54,6 +54,7 @@ PROFILE_QUERIES = (
     "pod_cpu_utilization",
     "pod_cpu_throttled_ratio",
     "pod_rps",
+    "server_requests_total_by_pod",
     "ready_replicas",
     "spec_replicas",
     "hpa_desired_replicas",
@@ -508,6 +509,8 @@ def _write_prom(
     pods = pd.DataFrame(pod_rows, columns=["t", "pod", "rps", "cpu_millicores"])
     ts = START_TS + pods["t"]
     save("pod_rps", pd.DataFrame({"ts": ts, "value": pods["rps"], "pod": pods["pod"]}))
+    served = (pods["rps"] * resolution_s).groupby(pods["pod"]).cumsum()  # the app's counter, from 0
+    save("server_requests_total_by_pod", pd.DataFrame({"ts": ts, "value": served, "pod": pods["pod"]}))
     save("pod_cpu_cores", pd.DataFrame({"ts": ts, "value": pods["cpu_millicores"] / 1000.0, "pod": pods["pod"]}))
     save(
         "pod_cpu_request_cores",
