@@ -21,9 +21,7 @@ Run directory: `rendered/manifests.yaml`, `events.jsonl` (pod and scale events),
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -31,22 +29,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from hpabench.deploy.local import haproxy, prometheus
+from hpabench.deploy.local import haproxy
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cgroups import CgroupDriver, detect_driver
 from hpabench.deploy.local.deployment import LocalDeployment
-from hpabench.deploy.local.endpoints import BackendBinding, EndpointsController, ScrapeBinding
+from hpabench.deploy.local.endpoints import EndpointsController
 from hpabench.deploy.local.env import ServiceLink
 from hpabench.deploy.local.exporter import Exporter, WorkloadState
 from hpabench.deploy.local.podlog import PodLog
 from hpabench.deploy.local.pods import Pod, PodInfo, PodTimings
-from hpabench.deploy.local.ports import PortAllocator, is_port_open
+from hpabench.deploy.local.ports import PortAllocator
 from hpabench.deploy.local.postgres import accessible_to_others
-from hpabench.deploy.local.procs import is_root, launch, log_tail, stop_process
+from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.local.runtimes import app_runs_unprivileged, plan_pod
+from hpabench.deploy.local.servers import HaproxyServer, PrometheusServer
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import (
     RUNTIME_POSTGRES,
@@ -62,10 +60,7 @@ from hpabench.rundir import RunDir
 __all__ = ["LocalCluster", "LocalDeployment", "LocalSettings", "PodInfo"]
 
 SERVER_READY_TIMEOUT_S = 30.0
-SERVER_STOP_GRACE_S = 10.0
 HOUSEKEEPING_PERIOD_S = 1.0
-SCRAPE_ANNOTATION = "prometheus.io/scrape"
-PATH_ANNOTATION = "prometheus.io/path"
 
 
 class LocalCluster:
@@ -89,13 +84,11 @@ class LocalCluster:
         self.prometheus_url = ""
         self.exporter_url = ""
         self._deployments: dict[str, LocalDeployment] = {}
-        self._service_ports: dict[str, int] = {}
+        self._service_ports: dict[str, list[int]] = {}  # Service → local port of each of its ports
         self._service_links: list[ServiceLink] = []
         self._stable_ports: dict[str, dict[int, int]] = {}
-        self._servers: dict[str, subprocess.Popen[bytes]] = {}
-        self._haproxy_api: haproxy.RuntimeApi | None = None
-        self._haproxy_stats_port = 0
-        self._bindings: list[BackendBinding] = []
+        self._haproxy: HaproxyServer | None = None
+        self._prometheus: PrometheusServer | None = None
         self._endpoints: EndpointsController | None = None
         self._controllers: list[Any] = []
         self._tempdirs: list[Path] = []
@@ -131,27 +124,28 @@ class LocalCluster:
         """`http://127.0.0.1:PORT` of a Service (HAProxy's frontend for load-balanced ones)."""
         if name not in self._service_ports:
             raise KeyError(f"no Service {name!r} (have: {', '.join(sorted(self._service_ports))})")
-        return f"http://127.0.0.1:{self._service_ports[name]}"
+        return f"http://127.0.0.1:{self._service_ports[name][0]}"
 
     def service_urls(self) -> dict[str, str]:
         """Every Service's local URL by name."""
-        return {name: f"http://127.0.0.1:{port}" for name, port in sorted(self._service_ports.items())}
+        return {name: f"http://127.0.0.1:{ports[0]}" for name, ports in sorted(self._service_ports.items())}
 
     @property
     def server_pids(self) -> list[int]:
         """PIDs of HAProxy and Prometheus (pods are tracked through their cgroups)."""
-        return [server.pid for server in self._servers.values()]
+        return [s.pid for s in (self._haproxy, self._prometheus) if s is not None and s.pid is not None]
 
     @property
     def infra_ports(self) -> list[int]:
         """The fixed ports of this stack: Services, HAProxy stats, Prometheus, exporter."""
-        ports = set(self._service_ports.values())
+        ports = {p for service in self._service_ports.values() for p in service}
         ports.update(p for ports_ in self._stable_ports.values() for p in ports_.values())
-        if self._haproxy_stats_port:
-            ports.add(self._haproxy_stats_port)
-        for url in (self.prometheus_url, self.exporter_url):
-            if url:
-                ports.add(int(url.rsplit(":", 1)[1]))
+        if self._haproxy is not None:
+            ports.add(self._haproxy.stats_port)
+        if self._prometheus is not None:
+            ports.add(self._prometheus.config.port)
+        if self.exporter.port:
+            ports.add(self.exporter.port)
         return sorted(ports)
 
     def deployment(self, name: str) -> LocalDeployment:
@@ -168,9 +162,9 @@ class LocalCluster:
 
     @property
     def haproxy_api(self) -> haproxy.RuntimeApi:
-        if self._haproxy_api is None:
+        if self._haproxy is None:
             raise TargetError("HAProxy is not running")
-        return self._haproxy_api
+        return self._haproxy.api
 
     @property
     def cgroup_paths(self) -> list[Path]:
@@ -217,8 +211,7 @@ class LocalCluster:
 
         self.exporter.start(self.ports.allocate())
         self.exporter_url = self.exporter.url
-        self._start_haproxy(spec)
-        self._start_prometheus(spec)
+        self._start_servers(spec)
         self._create_deployments(spec)
         self._housekeeping = threading.Thread(target=self._housekeep, name="local-housekeeping", daemon=True)
         self._housekeeping.start()
@@ -283,84 +276,32 @@ class LocalCluster:
                 local = [self.ports.allocate() for _ in service.ports]
             else:
                 local = [self._stable_ports[service.workload][p.target_port] for p in service.ports]
-            self._service_ports[service.name] = local[0]
+            self._service_ports[service.name] = local
             named = {p.name: port for p, port in zip(service.ports, local, strict=True) if p.name}
             self._service_links.append(ServiceLink(service.name, local[0], named))
 
-    def _backend_name(self, service: str, index: int, port_name: str | None) -> str:
-        return service if index == 0 else f"{service}-{port_name or index}"
-
-    def _start_haproxy(self, spec: ClusterSpec) -> None:
-        folder = self.run.path / "haproxy"
-        folder.mkdir(exist_ok=True)
-        # Unix socket paths are limited to 107 bytes: keep the socket in a short temp dir.
-        sockdir = Path(tempfile.mkdtemp(prefix="hpabench-hap-"))
-        self._tempdirs.append(sockdir)
-        backends: list[haproxy.Backend] = []
-        bindings: list[BackendBinding] = []
-        for service in spec.services:
-            if not service.load_balanced:
-                continue
-            link = next(link for link in self._service_links if link.name == service.name)
-            for index, port in enumerate(service.ports):
-                name = self._backend_name(service.name, index, port.name)
-                local = link.port if index == 0 else link.named_ports.get(port.name or "", self.ports.allocate())
-                backends.append(
-                    haproxy.Backend(name, service.name, local, service.lb_algorithm, service.max_conn_per_pod)
-                )
-                bindings.append(BackendBinding(name, service.workload, port.target_port, service.max_conn_per_pod))
-        stats_port = self.ports.allocate()
-        config = haproxy.HaproxyConfig(
-            backends=tuple(backends),
-            stats_port=stats_port,
-            admin_socket=sockdir / "admin.sock",
-            maxconn=self.settings.haproxy_maxconn,
+    def _start_servers(self, spec: ClusterSpec) -> None:
+        """HAProxy and Prometheus: configs written, processes started (readiness checked later)."""
+        self._haproxy = HaproxyServer.build(
+            self.run.path, spec, self._service_ports, self.ports, self.settings.haproxy_maxconn
         )
-        config_file = folder / "haproxy.cfg"
-        config_file.write_text(haproxy.render_config(config))
-        binary = check_binaries(["haproxy"])["haproxy"]
-        self._servers["haproxy"] = launch(
-            [binary, "-f", str(config_file), "-db"], {"PATH": os.environ.get("PATH", "")}, folder / "haproxy.log"
-        )
-        self._haproxy_stats_port = stats_port
-        self._haproxy_api = haproxy.RuntimeApi(config.admin_socket)
-        self._bindings = bindings
-        self._info(f"    haproxy: {len(backends)} frontend(s), metrics on 127.0.0.1:{stats_port}")
-
-    def _start_prometheus(self, spec: ClusterSpec) -> None:
-        folder = self.run.path / "prometheus"
-        (folder / "targets").mkdir(parents=True, exist_ok=True)
-        port = self.ports.allocate()
-        jobs: list[prometheus.PodJob] = []
-        scrapes: list[ScrapeBinding] = []
-        for workload in spec.workloads:
-            if workload.annotations.get(SCRAPE_ANNOTATION, "").lower() != "true":
-                continue
-            targets = folder / "targets" / f"{workload.name}.json"
-            prometheus.write_targets(targets, [], self.settings.namespace)
-            jobs.append(
-                prometheus.PodJob(workload.name, targets, workload.annotations.get(PATH_ANNOTATION, "/metrics"))
-            )
-            scrapes.append(ScrapeBinding(workload.name, workload.main.name, targets))
-        config = prometheus.PrometheusConfig(
-            port=port,
-            haproxy_stats_port=self._haproxy_stats_port,
+        self._haproxy.start()
+        self._prometheus = PrometheusServer.build(
+            self.run.path,
+            spec,
+            self.ports,
+            haproxy_stats_port=self._haproxy.stats_port,
             exporter_port=self.exporter.port or 0,
             scrape_interval_s=self.settings.scrape_interval_s,
             namespace=self.settings.namespace,
-            pod_jobs=tuple(jobs),
         )
-        config_file = folder / "prometheus.yml"
-        config_file.write_text(prometheus.render_config(config))
-        binary = check_binaries(["prometheus"])["prometheus"]
-        argv = prometheus.command(binary, config_file, folder / "data", port)
-        self._servers["prometheus"] = launch(
-            argv, {"PATH": os.environ.get("PATH", "")}, folder / "prometheus.log", cwd=folder
-        )
-        self.prometheus_url = f"http://127.0.0.1:{port}"
+        self._prometheus.start()
+        self.prometheus_url = self._prometheus.url
         self._endpoints = EndpointsController(
-            self._haproxy_api, self._bindings, scrapes, self.settings.namespace, warn=self._warn
+            self._haproxy.api, self._haproxy.bindings, self._prometheus.scrapes, self.settings.namespace, self._warn
         )
+        backends = len(self._haproxy.bindings)
+        self._info(f"    haproxy: {backends} frontend(s), metrics on 127.0.0.1:{self._haproxy.stats_port}")
 
     def _create_deployments(self, spec: ClusterSpec) -> None:
         timings = PodTimings(
@@ -430,9 +371,7 @@ class LocalCluster:
             failed = [p for d in pending for p in d.live_pods() if p.phase == "Failed"]
             if failed:
                 raise TargetError("pods failed to start:\n  " + "\n  ".join(p.failure_detail() for p in failed))
-            for name, server in self._servers.items():
-                if server.poll() is not None:
-                    self._raise_server_died(name)
+            self._check_servers_alive()
             if time.monotonic() > deadline:
                 stuck = [p for d in pending for p in d.live_pods() if not p.ready]
                 raise TargetError(
@@ -441,36 +380,23 @@ class LocalCluster:
                 )
             time.sleep(0.05)
 
-    def _raise_server_died(self, name: str) -> None:
-        log = self.run.path / name / f"{name}.log"
-        raise TargetError(f"{name} exited during start-up; log tail:\n{log_tail(log)}")
+    def _servers(self) -> list[HaproxyServer | PrometheusServer]:
+        return [s for s in (self._haproxy, self._prometheus) if s is not None]
+
+    def _check_servers_alive(self) -> None:
+        for server in self._servers():
+            if server.exited():
+                raise TargetError(server.death_notice())
 
     def _wait_servers_ready(self, deadline: float) -> None:
         deadline = min(deadline, time.monotonic() + SERVER_READY_TIMEOUT_S)
         while True:
-            for name, server in self._servers.items():
-                if server.poll() is not None:
-                    self._raise_server_died(name)
-            if self._prometheus_ready() and self._haproxy_ready():
+            self._check_servers_alive()
+            if all(server.ready() for server in self._servers()):
                 return
             if time.monotonic() > deadline:
                 raise TargetError("HAProxy or Prometheus did not become ready in time")
             time.sleep(0.05)
-
-    def _prometheus_ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.prometheus_url}/-/ready", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _haproxy_ready(self) -> bool:
-        if not is_port_open(self._haproxy_stats_port):
-            return False
-        try:
-            self.haproxy_api.command("show info")
-        except OSError:
-            return False
-        return True
 
     def _wait_routed(self, deadline: float) -> None:
         """Until every load-balanced backend holds all ready pods as enabled servers."""
@@ -478,7 +404,7 @@ class LocalCluster:
             self.sync_endpoints()
             assert self._endpoints is not None
             missing = []
-            for binding in self._bindings:
+            for binding in self._haproxy.bindings if self._haproxy is not None else []:
                 ready = {p.name for p in self._deployments[binding.workload].live_pods() if p.ready}
                 enabled = {n for n, (_, on) in self._endpoints.servers[binding.backend].items() if on}
                 if not ready <= enabled:
@@ -549,10 +475,8 @@ class LocalCluster:
         self._dirty.set()
         if self._housekeeping is not None:
             self._housekeeping.join(timeout=10.0)
-        for name in ("prometheus", "haproxy"):
-            server = self._servers.get(name)
-            if server is not None:
-                stop_process(server, SERVER_STOP_GRACE_S)
+        for server in reversed(self._servers()):
+            server.stop()
         self.exporter.stop()
         if self.driver is not None:
             try:
