@@ -148,6 +148,14 @@ class LocalCluster:
             ports.add(self.exporter.port)
         return sorted(ports)
 
+    @property
+    def temp_paths(self) -> list[Path]:
+        """Temporary folders outside the run directory (removed by `stop`)."""
+        paths = list(self._tempdirs)
+        if self._haproxy is not None:
+            paths.append(self._haproxy.sockdir)
+        return paths
+
     def deployment(self, name: str) -> LocalDeployment:
         if name not in self._deployments:
             raise KeyError(f"no Deployment/StatefulSet {name!r} (have: {', '.join(sorted(self._deployments))})")

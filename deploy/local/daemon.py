@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -307,6 +308,9 @@ def verify_clean(stack: dict[str, Any], snapshot: dict[str, Any] | None = None) 
     for path in stack.get("cgroup_paths") or []:
         if Path(path).exists():
             problems.append(f"cgroup {path} still exists")
+    for path in stack.get("temp_paths") or []:
+        if Path(path).exists():
+            problems.append(f"temporary folder {path} still exists")
     for port in stack.get("ports") or []:
         if not is_port_free(port):
             problems.append(f"port {port} still in use")
@@ -331,6 +335,8 @@ def down(reports_dir: Path) -> dict[str, Any]:
             os.killpg(pid, signal.SIGKILL)
     # Normally the supervisor has stopped everything; if it died, clean up after it.
     _kill_recorded(_recorded_processes(stack, snapshot))
+    for temp in stack.get("temp_paths") or []:
+        shutil.rmtree(temp, ignore_errors=True)
     problems = _cleanup_leftovers(stack)
     problems += verify_clean(stack, snapshot)
     stopped = _read_json(folder / STACK) or stack
@@ -397,6 +403,7 @@ class _Supervisor:
                 prometheus_url=cluster.prometheus_url,
                 exporter_url=cluster.exporter_url,
                 cgroup_paths=[str(p) for p in cluster.cgroup_paths],
+                temp_paths=[str(p) for p in cluster.temp_paths],
                 server_procs=[[pid, _create_time(pid)] for pid in cluster.server_pids],
                 ports=cluster.infra_ports,
             )

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -196,6 +195,8 @@ def test_stop_leaves_nothing_behind(stack: tuple[LocalCluster, RunDir]) -> None:
     assert len(pids) >= 5  # haproxy, prometheus, postgres (+ backends), redis, web
     ports = cluster.infra_ports + [p.port for d in cluster.deployments() for p in d.pods() if p.port]
     cgroup_paths = cluster.cgroup_paths
+    temp_paths = cluster.temp_paths
+    assert temp_paths  # at least HAProxy's socket folder
     cluster.stop()
     cluster.stop()  # idempotent
     alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
@@ -204,7 +205,7 @@ def test_stop_leaves_nothing_behind(stack: tuple[LocalCluster, RunDir]) -> None:
     assert our_cgroups() == []
     assert [port for port in ports if not is_port_free(port)] == []
     assert processes_using(run.path) == []
-    assert not any(Path(d).exists() for d in cluster._tempdirs)
+    assert not any(p.exists() for p in temp_paths)
     assert all(d.pods() == [] for d in cluster.deployments())
     pods = pd.read_parquet(run.data / "pods.parquet")
     assert len(pods) == 5  # postgres, redis and the three web pods (2 initial + 1 scaled up)

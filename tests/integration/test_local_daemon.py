@@ -51,7 +51,7 @@ def test_up_status_down(reports: Path) -> None:
     assert not supervisor.is_running() or supervisor.status() == psutil.STATUS_ZOMBIE
     assert not (state_dir(reports) / "stack.json").exists()
     assert processes_using(Path(info["run_dir"])) == []
-    assert all(not Path(p).exists() for p in stack["cgroup_paths"])
+    assert all(not Path(p).exists() for p in stack["cgroup_paths"] + stack["temp_paths"])
     manifest = json.loads((Path(info["run_dir"]) / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["target"] == "local"
     with pytest.raises(TargetError, match="no local stack"):
@@ -77,4 +77,5 @@ def test_down_cleans_up_after_a_killed_supervisor(reports: Path) -> None:
     assert [pid for pid in orphans if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
     assert processes_using(Path(info["run_dir"])) == []
     assert all(not Path(p).exists() for p in stack["cgroup_paths"])
+    assert stack["temp_paths"] and all(not Path(p).exists() for p in stack["temp_paths"])
     assert not (state_dir(reports) / "stack.json").exists()
