@@ -271,6 +271,15 @@ class Pod:
         self._proc, self._proc_container = proc, container
         return proc
 
+    def _reap(self) -> None:
+        """After a container exited: kill whatever it left running in the pod cgroup (one
+        container runs at a time here, so everything in the cgroup belonged to it)."""
+        if self._cgroup is not None:
+            try:
+                self._cgroup.kill_all(timeout_s=2.0)
+            except OSError as exc:
+                self._emit("warning", message=f"pod {self.name}: leftover processes not killed: {exc}")
+
     def _wait_exit(self, proc: subprocess.Popen[bytes]) -> int | None:
         """Wait for `proc` unless deletion is requested (then None)."""
         while not self._stop.is_set():
@@ -309,7 +318,7 @@ class Pod:
                     if code is None:
                         return False
                     reason = "Error" if code else "Completed"
-                    stop_process(proc, 0.0)  # reap anything the container left in its group
+                    self._reap()
                     self._proc = None
                 if code == 0:
                     break
@@ -344,7 +353,7 @@ class Pod:
             if outcome is None:
                 return  # deletion requested; the finally block stops the process
             code, reason = outcome
-            stop_process(proc, 0.0)
+            self._reap()
             self._proc = None
             if time.monotonic() - started >= self._timings.backoff_reset_s:
                 crashes = 0
