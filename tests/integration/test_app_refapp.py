@@ -25,9 +25,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
 from hpabench_refapp.schema import INITIAL_STOCK, price_cents
 from hpabench_refapp.work import burn_cpu
-from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.integration
 

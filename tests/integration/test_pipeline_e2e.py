@@ -24,6 +24,7 @@ from hpabench.cli import main
 from hpabench.console import Console
 from hpabench.pipeline import RunOptions, RunOutcome, run_benchmark
 from hpabench.rundir import read_events
+from hpabench.scenarios.catalogue import load_scenario
 
 from .test_local_support import processes_using
 
@@ -98,7 +99,9 @@ def test_achieved_load_followed_the_plan(spike_runs: tuple[RunOutcome, RunOutcom
     # Allow the spawn ramp: at most a few seconds disagree with the plan.
     mismatched = np.abs(users - planned) > 0.1 * np.maximum(planned, 1)
     assert mismatched.mean() < 0.2, load[["stage", "planned_users", "users"]].to_string()
-    assert users.max() == pytest.approx(150, abs=1)
+    peak = load_scenario("spike").stages[1]
+    assert peak.name == "spike"
+    assert users.max() == pytest.approx(peak.users, abs=1)
 
 
 def test_client_and_server_request_counts_agree(spike_runs: tuple[RunOutcome, RunOutcome]) -> None:
