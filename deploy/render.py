@@ -22,8 +22,8 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 import yaml
-from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 
+from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 from hpabench.errors import SpecError, SpecIssue
 
 MANIFESTS_DIR = Path(__file__).resolve().parent / "k8s"

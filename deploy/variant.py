@@ -29,12 +29,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
 from hpabench.deploy.hpa.quantity import parse_quantity
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
 from hpabench.deploy.hpa.validate import api_problems
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
-
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.specio import StrictModel, read_yaml, validate_data
 

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpabench.scenarios.histogram import LatencyHistogram
+
 START_TS = 1_760_000_000.0
 ROUTES = {"/items/{id}": (0.7, 3.0), "/orders": (0.2, 8.0), "/work": (0.1, 30.0)}
 """route → (share of the traffic mix, unloaded median latency in ms)."""
@@ -88,26 +90,10 @@ class _Sim:
     pod_seq: int = 0
 
 
-def _hist_json(samples_ms: np.ndarray) -> str | None:
-    """The sparse histogram of `samples_ms` in the driver's format (`hpabench.scenarios.histogram`).
-
-    Returns None while that module does not exist yet (the analysis then reports null merged
-    percentiles rather than guessing).
-    """
-    try:
-        from hpabench.scenarios import histogram  # optional until it lands
-    except ImportError:
-        return None
-    hist_cls = getattr(histogram, "Histogram", None) or getattr(histogram, "LatencyHistogram", None)
-    if hist_cls is None:
-        return None
-    hist = hist_cls()
-    record_many = getattr(hist, "record_many", None)
-    if record_many is not None:
-        record_many(samples_ms.tolist())
-    else:
-        for value in samples_ms.tolist():
-            hist.record(value)
+def _hist_json(samples_ms: np.ndarray) -> str:
+    """The sparse histogram of `samples_ms` in the driver's format (`hpabench.scenarios.histogram`)."""
+    hist = LatencyHistogram()
+    hist.record_many(samples_ms.tolist())
     return json.dumps(hist.to_sparse(), separators=(",", ":"))
 
 

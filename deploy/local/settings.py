@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hpabench.deploy.hpa.settings import HpaSettings
+
 CGROUP_MODES = ("auto", "v1", "v2", "none")
 
 
@@ -32,7 +34,7 @@ class LocalSettings:
 
     scrape_interval_s: float = 5.0
     autoscale: bool = True
-    hpa_settings: object | None = None
+    hpa_settings: HpaSettings | None = None
     restart_backoff_base_s: float = 10.0
     restart_backoff_max_s: float = 300.0
     backoff_reset_s: float = 600.0
@@ -54,23 +56,15 @@ class LocalSettings:
             raise ValueError("need 0 <= restart_backoff_base_s <= restart_backoff_max_s")
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-safe form (`hpa_settings` through its pydantic `model_dump` when it has one)."""
+        """JSON-safe form (the inverse of `from_json`)."""
         data = asdict(self)
-        hpa = self.hpa_settings
-        dump = getattr(hpa, "model_dump", None)
-        data["hpa_settings"] = dump(mode="json") if callable(dump) else hpa
+        data["hpa_settings"] = self.hpa_settings.model_dump(mode="json") if self.hpa_settings else None
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LocalSettings:
-        """Inverse of `to_json`; `hpa_settings` becomes an `HpaSettings` when that model exists."""
+        """Inverse of `to_json`."""
         data = dict(data)
-        hpa = data.get("hpa_settings")
-        if isinstance(hpa, dict):
-            try:
-                from hpabench.deploy.hpa.settings import HpaSettings
-            except ImportError:
-                pass
-            else:
-                data["hpa_settings"] = HpaSettings.model_validate(hpa)
+        if isinstance(data.get("hpa_settings"), dict):
+            data["hpa_settings"] = HpaSettings.model_validate(data["hpa_settings"])
         return cls(**data)

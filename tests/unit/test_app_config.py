@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hpabench_refapp.config import WORK_MAX_COST, ConfigError, Settings
 
 

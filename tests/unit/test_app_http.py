@@ -15,16 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from hpabench_refapp.app import MAX_QUANTITY, create_app
-from hpabench_refapp.config import WORK_MAX_COST, Settings
-from hpabench_refapp.metrics import DURATION_BUCKETS_S, AppMetrics, MetricsMiddleware, route_label
-from hpabench_refapp.work import burn_cpu
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from hpabench_refapp.app import MAX_QUANTITY, create_app
+from hpabench_refapp.config import WORK_MAX_COST, Settings
+from hpabench_refapp.metrics import DURATION_BUCKETS_S, AppMetrics, MetricsMiddleware, route_label
+from hpabench_refapp.work import burn_cpu
 
 
 class AsgiClient:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from hpabench.deploy.render import (
     LB_ALGORITHM_ANNOTATION,
     MANIFESTS_DIR,
@@ -19,7 +20,6 @@ from hpabench.deploy.render import (
     render_objects,
 )
 from hpabench.deploy.variant import Variant, load_variant
-
 from hpabench.errors import SpecError
 
 VARIANTS_DIR = MANIFESTS_DIR.parent / "variants"

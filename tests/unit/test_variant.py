@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.variant import (
     BUILTIN_SOURCE,
@@ -14,7 +15,6 @@ from hpabench.deploy.variant import (
     load_variant,
     memory_bytes,
 )
-
 from hpabench.errors import SpecError
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "variants"

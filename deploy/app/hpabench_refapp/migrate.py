@@ -1,8 +1,9 @@
 """Schema creation and seed data: `python -m hpabench_refapp.migrate` (the init container).
 
 Contract: creates the tables if missing and inserts items 1..SEED_ITEMS that are not there yet,
-in one transaction under a PostgreSQL advisory lock; an already migrated database is recognised
-first without taking any table lock (pods start during load, next to live order transactions), so any number of pods may run it at once and
+in one transaction under a PostgreSQL advisory lock; an already migrated database is
+recognised first without taking any table lock (pods start during load, next to live order
+transactions), so any number of pods may run it at once and
 re-running it is harmless. Waits up to CONNECT_DEADLINE_S for the database to accept connections.
 Exit codes: 0 done, 1 database unreachable or migration failed, 2 invalid configuration.
 """
