@@ -9,12 +9,16 @@ VARIANT ?=
 TIME_SCALE ?= 1
 RUNS ?=
 
-.PHONY: setup test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system test test-unit test-integration bench compare benchmark lint typecheck clean
 
-setup: $(VENV)/.installed
+setup: system $(VENV)/.installed
+
+# Debian packages first (the local target's servers, python3-venv); quiet when all are there.
+system:
 	@bash scripts/setup-system.sh
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hpabench needs Python >= 3.11 (make PYTHON=python3.11 ...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

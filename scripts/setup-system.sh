@@ -24,6 +24,8 @@ have_binary redis-server || missing+=(redis-server)
 have_binary haproxy || missing+=(haproxy)
 have_binary prometheus || missing+=(prometheus)
 have_binary setpriv || missing+=(util-linux)
+# Debian/Ubuntu split venv support out of python3; `make` creates .venv with it.
+"${PYTHON:-python3}" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
