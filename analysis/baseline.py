@@ -23,7 +23,6 @@ as a baseline (`load_baseline(run_dir)`).
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ import yaml
 from pydantic import Field
 
 from hpabench.analysis.compare import load_summary
+from hpabench.analysis.kpi import entry_value
 from hpabench.analysis.stats import summarize
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.rundir import write_json_atomic
@@ -72,15 +72,6 @@ class BaselineFile(StrictModel):
     phases: dict[str, dict[str, BaselineKpi]] = Field(default_factory=dict)
 
 
-def _value(entry: Any) -> float | None:
-    if not isinstance(entry, dict):
-        return None
-    value = entry.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _aggregate(kpi_dicts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     names: list[str] = []
     meta: dict[str, dict[str, Any]] = {}
@@ -91,7 +82,7 @@ def _aggregate(kpi_dicts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 meta[name] = entry
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        values = [_value(kpis.get(name)) for kpis in kpi_dicts]
+        values = [entry_value(kpis.get(name)) for kpis in kpi_dicts]
         present = [v for v in values if v is not None]
         n, mean, median, stdev = summarize(values)
         better = meta[name].get("better")

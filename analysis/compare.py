@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from hpabench.analysis import stats
-from hpabench.analysis.kpi import Better
+from hpabench.analysis.kpi import Better, entry_value
 from hpabench.analysis.rundata import RunData, load_run
 from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
 from hpabench.analysis.timeline import run_timeline
@@ -158,20 +158,22 @@ KEY_KPIS = (
 """The KPIs the verdict talks about (the table shows every KPI)."""
 
 
-def _read_summary(path: Path, run: RunData) -> dict[str, Any]:
+def _current_summary(path: Path) -> dict[str, Any] | None:
+    """summary.json of the run at `path` when it is readable and of the current schema, else None."""
     file = path / SUMMARY
-    if file.exists():
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, OSError):
-            data = None
-        if (
-            isinstance(data, dict)
-            and data.get("schema_version") == SCHEMA_VERSION
-            and isinstance(data.get("kpis"), dict)
-        ):
-            return data
-    return build_summary(run)
+    if not file.exists():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return None
+    if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION and isinstance(data.get("kpis"), dict):
+        return data
+    return None
+
+
+def _read_summary(path: Path, run: RunData) -> dict[str, Any]:
+    return _current_summary(path) or build_summary(run)
 
 
 def load_summary(path: Path) -> dict[str, Any]:
@@ -180,19 +182,7 @@ def load_summary(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_dir():
         raise SpecError(SpecIssue(str(path), "", "is not a run directory"))
-    file = path / SUMMARY
-    if file.exists():
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, OSError):
-            data = None
-        if (
-            isinstance(data, dict)
-            and data.get("schema_version") == SCHEMA_VERSION
-            and isinstance(data.get("kpis"), dict)
-        ):
-            return data
-    return build_summary(load_run(path))
+    return _current_summary(path) or build_summary(load_run(path))
 
 
 def load_ref(path: Path) -> RunRef:
@@ -330,18 +320,9 @@ def _kpi_rows(
                     meta[name] = entry
     rows = []
     for name in names:
-        values = {group.key: [_number(kpis.get(name)) for kpis in kpi_lists[group.key]] for group in groups}
+        values = {group.key: [entry_value(kpis.get(name)) for kpis in kpi_lists[group.key]] for group in groups}
         rows.append(_row(name, meta[name], values, reference, confidence, seed))
     return tuple(rows)
-
-
-def _number(entry: Any) -> float | None:
-    if not isinstance(entry, dict):
-        return None
-    value = entry.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def _phase_rows(

@@ -51,3 +51,13 @@ def better_of(a: float, b: float, better: Better) -> int:
     if better == "lower":
         return -1 if a < b else 1
     return -1 if a > b else 1
+
+
+def entry_value(entry: Any) -> float | None:
+    """The finite number in a summary.json KPI entry (`{"value": ...}`), else None."""
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)

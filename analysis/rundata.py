@@ -23,60 +23,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-CLIENT_COLUMNS = (
-    "ts",
-    "route",
-    "requests",
-    "failures",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-    "mean_ms",
-    "hist",
-)
-LOAD_COLUMNS = (
-    "ts",
-    "stage",
-    "planned_users",
-    "planned_rps",
-    "users",
-    "intended_rps",
-    "achieved_rps",
-    "generator_cpu_max",
-    "generator_overloaded",
-)
+from hpabench.deploy.hpa import timeline as hpa_timeline
+from hpabench.deploy.local import podlog
+from hpabench.scenarios import results
+
+# The columns of each data file, as its writer declares them (one definition per contract).
+CLIENT_COLUMNS = tuple(results.CLIENT_COLUMNS)
+LOAD_COLUMNS = tuple(results.LOAD_COLUMNS)
 PLANNED_COLUMNS = ("t_s", "stage", "users", "rps")
-HPA_COLUMNS = (
-    "ts",
-    "hpa",
-    "current_replicas",
-    "desired_replicas",
-    "raw_recommendation",
-    "stabilized_recommendation",
-    "metrics",
-    "ready_pods",
-    "unready_pods",
-    "missing_pods",
-    "able_to_scale",
-    "scaling_active",
-    "scaling_limited",
-    "reason",
-    "metrics_age_s",
-)
-PODS_COLUMNS = (
-    "pod",
-    "deployment",
-    "created_ts",
-    "started_ts",
-    "ready_ts",
-    "deleted_ts",
-    "restarts",
-    "cpu_request_millicores",
-    "cpu_limit_millicores",
-)
+HPA_COLUMNS = tuple(hpa_timeline.COLUMNS)
+PODS_COLUMNS = tuple(podlog.COLUMNS)
 PROM_COLUMNS = ("ts", "value")
 
 _STRING_COLUMNS = {"route", "stage", "hist", "hpa", "metrics", "reason", "pod", "deployment"}

@@ -8,10 +8,11 @@ cgroup v2 conversion of shares to `cpu.weight`.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from hpabench.deploy.hpa.quantity import parse_quantity as parse_api_quantity
 
 CFS_PERIOD_US = 100_000  # the kubelet's default --cpu-cfs-quota-period (100 ms)
 MIN_QUOTA_US = 1_000  # the kernel refuses a quota below 1 ms; the kubelet clamps to it
@@ -19,43 +20,14 @@ MIN_SHARES = 2
 MAX_SHARES = 262_144
 SHARES_PER_CPU = 1024
 
-_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIXES = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-
 
 def parse_quantity(value: Any) -> Decimal:
-    """A Kubernetes quantity ("250m", "0.5", "128Mi", "1e3", 2) as a Decimal; ValueError if malformed."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        raise ValueError(f"not a quantity: {value!r}")
-    match = _QUANTITY.match(value.strip())
-    if not match:
-        raise ValueError(f"not a quantity: {value!r}")
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        amount = Decimal(number)
-    except InvalidOperation:
-        raise ValueError(f"not a quantity: {value!r}") from None
+    """A non-negative Kubernetes quantity ("250m", "0.5", "128Mi", "1e3", 2) as a Decimal in base
+    units; ValueError if malformed or negative. Parsing is the HPA's (one parser for the project)."""
+    amount = parse_api_quantity(value).value
     if amount < 0:
         raise ValueError(f"negative quantity: {value!r}")
-    if suffix in _BINARY_SUFFIXES:
-        return amount * _BINARY_SUFFIXES[suffix]
-    return amount * _DECIMAL_SUFFIXES[suffix]
+    return amount
 
 
 def cpu_millicores(value: Any) -> int:
