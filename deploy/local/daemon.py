@@ -67,13 +67,7 @@ def _alive(stack: dict[str, Any]) -> bool:
     pid, created = stack.get("pid"), stack.get("pid_create_time")
     if not isinstance(pid, int):
         return False
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return created is None or abs(proc.create_time() - float(created)) < 1.0
-    except psutil.Error:
-        return False
+    return _same_process(pid, created)
 
 
 def _running_stack(folder: Path) -> dict[str, Any] | None:
