@@ -113,9 +113,14 @@ def test_spike_scales_up_then_down(stack: tuple[LocalCluster, RunDir]) -> None:
     load_stopped = time.time()
     assert load.requests > 0
 
-    wait_until(lambda: web.spec_replicas == 1, 60, "the scale-down after the load")
+    # The controller scales first and records the event right after: wait for the event itself.
+    wait_until(
+        lambda: [e for e in events(run, "hpa_rescale") if e["to"] < e["from"] and e["to"] == 1],
+        60,
+        "the scale-down to 1 after the load",
+    )
+    assert web.spec_replicas == 1
     down = [e for e in events(run, "hpa_rescale") if e["to"] < e["from"]]
-    assert down and down[-1]["to"] == 1
     rows = _rows(run)
     # no scale-down before the window: the last recommendation above 1 is ≥ 10 s older than it
     last_high = max(r["ts"] for r in rows if (r["raw_recommendation"] or 0) > 1 and r["ts"] < down[0]["ts"])
