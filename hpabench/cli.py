@@ -128,9 +128,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from hpabench.deploy.local.daemon import format_status, status
+    from hpabench.deploy.local.daemon import format_status, hpa_status, status
 
     print(format_status(status(args.reports_dir)))
+    for description in hpa_status(args.reports_dir):
+        print()
+        print(description)
     return EXIT_OK
 
 

@@ -462,6 +462,10 @@ class LocalCluster:
                 rows.append(dict(info.__dict__))
         return rows
 
+    def hpa_descriptions(self) -> list[str]:
+        """`kubectl describe hpa`-style text of every running HPA controller."""
+        return [controller.status().describe() for controller in self._controllers]
+
     # ------------------------------------------------------------------ stop
 
     def stop(self) -> None:

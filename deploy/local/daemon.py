@@ -226,6 +226,12 @@ def status(reports_dir: Path) -> list[dict[str, Any]]:
     return status_rows(list(snapshot.get("pods") or []), time.time())
 
 
+def hpa_status(reports_dir: Path) -> list[str]:
+    """`kubectl describe hpa` texts of the running stack's autoscalers (empty when none runs)."""
+    snapshot = _read_json(state_dir(reports_dir) / PODS) or {}
+    return [str(text) for text in snapshot.get("hpas") or []]
+
+
 def format_status(rows: list[dict[str, Any]]) -> str:
     """Rows as an aligned text table with kubectl's headers."""
     headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
@@ -361,7 +367,8 @@ class _Supervisor:
         pods = cluster.snapshot()
         for pod in pods:
             pod["pid_create_time"] = _create_time(pod["pid"]) if pod.get("pid") else None
-        write_json_atomic(self.folder / PODS, {"ts": time.time(), "pods": pods})
+        snapshot = {"ts": time.time(), "pods": pods, "hpas": cluster.hpa_descriptions()}
+        write_json_atomic(self.folder / PODS, snapshot)
 
     def on_signal(self, signum: int, frame: object) -> None:
         self.stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from hpabench.deploy.local.cluster import LocalSettings
-from hpabench.deploy.local.daemon import down, format_status, state_dir, status, up
+from hpabench.deploy.local.daemon import down, format_status, hpa_status, state_dir, status, up
 from hpabench.errors import TargetError
 from tests.integration.test_local_support import base_objects, processes_using, wait_until
 
@@ -79,3 +80,17 @@ def test_down_cleans_up_after_a_killed_supervisor(reports: Path) -> None:
     assert all(not Path(p).exists() for p in stack["cgroup_paths"])
     assert stack["temp_paths"] and all(not Path(p).exists() for p in stack["temp_paths"])
     assert not (state_dir(reports) / "stack.json").exists()
+
+
+def test_status_describes_the_running_hpa(reports: Path) -> None:
+    up(base_objects(), reports, LocalSettings(scrape_interval_s=1.0, autoscale=True))
+    try:
+        deadline = time.monotonic() + 10
+        while not hpa_status(reports) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (description,) = hpa_status(reports)
+        assert "Name:" in description and "web" in description
+        assert "Min replicas:" in description and "Conditions:" in description
+    finally:
+        down(reports)
+    assert hpa_status(reports) == []
