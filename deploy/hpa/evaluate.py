@@ -9,6 +9,7 @@ failure as the ScalingActive=False condition. Messages and condition reasons are
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from hpabench.deploy.hpa.conditions import FALSE, SCALING_ACTIVE
 from hpabench.deploy.hpa.inputs import FetchError, MetricReading, ObjectValues, Observation, PodMetrics
@@ -38,6 +39,8 @@ from hpabench.deploy.hpa.spec import (
 KSM_UTILIZATION = "utilization"
 KSM_AVERAGE = "average"
 KSM_VALUE = "value"
+
+ReadingT = TypeVar("ReadingT", PodMetrics, ObjectValues)
 
 
 @dataclass(frozen=True)
@@ -113,22 +116,13 @@ class _Failure(Exception):
         self.outer = outer
 
 
-def _pod_metrics(reading: MetricReading, api: str) -> PodMetrics:
+def _reading_of(reading: MetricReading, kind: type[ReadingT], api: str) -> ReadingT:
+    """`reading` as `kind`, or the CalcError upstream reports for a failed, wrong or empty answer."""
     if isinstance(reading, FetchError):
         raise CalcError(reading.message)
-    if not isinstance(reading, PodMetrics):
+    if not isinstance(reading, kind):
         raise CalcError(f"the {api} metrics API answered with the wrong kind of reading")
-    if not reading.values:
-        raise CalcError(f"no metrics returned from {api} metrics API")
-    return reading
-
-
-def _object_values(reading: MetricReading, api: str) -> ObjectValues:
-    if isinstance(reading, FetchError):
-        raise CalcError(reading.message)
-    if not isinstance(reading, ObjectValues):
-        raise CalcError(f"the {api} metrics API answered with the wrong kind of reading")
-    if not reading.values_milli:
+    if not (reading.values if isinstance(reading, PodMetrics) else reading.values_milli):
         raise CalcError(f"no metrics returned from {api} metrics API")
     return reading
 
@@ -153,7 +147,7 @@ def _evaluate(
             scope = f"{spec.container_resource.container} container"
         try:
             try:
-                metrics = _pod_metrics(reading, "resource").values
+                metrics = _reading_of(reading, PodMetrics, "resource").values
             except CalcError as exc:
                 raise CalcError(f"unable to get metrics for resource {name}: {exc}") from None
             ts = min(m.ts for m in metrics.values())
@@ -177,7 +171,7 @@ def _evaluate(
     if spec.type == PODS:
         try:
             try:
-                metrics = _pod_metrics(reading, "custom").values
+                metrics = _reading_of(reading, PodMetrics, "custom").values
             except CalcError as exc:
                 raise CalcError(f"unable to get metric {spec.metric_name}: {exc}") from None
             ts = min(m.ts for m in metrics.values())
@@ -191,7 +185,7 @@ def _evaluate(
         reason = "FailedGetObjectMetric" if spec.type == OBJECT else "FailedGetExternalMetric"
         try:
             try:
-                values = _object_values(reading, api)
+                values = _reading_of(reading, ObjectValues, api)
             except CalcError as exc:
                 raise CalcError(f"unable to get {api} metric {spec.metric_name}: {exc}") from None
             usage = sum(values.values_milli)  # External sums every matching series

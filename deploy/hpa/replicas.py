@@ -21,7 +21,7 @@ Errors are `CalcError` carrying upstream's message; the caller turns them into c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from hpabench.deploy.hpa.inputs import FAILED, PENDING, RUNNING, PodMetric, PodState
@@ -159,6 +159,62 @@ def _no_pods_error() -> CalcError:
     return CalcError("no pods returned by selector while calculating replica count")
 
 
+def _replicas_under_pod_rules(
+    current_replicas: int,
+    tolerances: Tolerances,
+    groups: PodGroups,
+    values: dict[str, int],
+    ratio_of: Callable[[dict[str, int]], float],
+    missing_when_scaling_down: Callable[[str], int],
+) -> int:
+    """The replica count of GetResourceReplicas / calcPlainMetricReplicas after the pod rules.
+
+    `values` are the ready pods' metric values (milli-units), `ratio_of` turns values into the
+    usage ratio, `missing_when_scaling_down` is what a pod without metrics is assumed to use when
+    the ratio says scale down (it is 0 when scaling up, like unready pods). The recomputed
+    proposal is dropped (current kept) when the assumptions flip the direction or land within
+    the tolerance.
+    """
+    ratio = ratio_of(values)
+    scale_up_with_unready = bool(groups.unready) and ratio > 1.0
+    if not scale_up_with_unready and not groups.missing:
+        if tolerances.within(ratio):
+            return current_replicas
+        return math.ceil(ratio * groups.ready_count)
+
+    if groups.missing:
+        if ratio < 1.0:
+            for name in groups.missing:
+                values[name] = missing_when_scaling_down(name)
+        elif ratio > 1.0:
+            for name in groups.missing:  # scaling up: assume they use nothing
+                values[name] = 0
+    if scale_up_with_unready:
+        for name in groups.unready:
+            values[name] = 0
+
+    new_ratio = ratio_of(values)
+    if tolerances.within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current_replicas
+    new_replicas = math.ceil(new_ratio * len(values))
+    if (new_ratio < 1.0 and new_replicas > current_replicas) or (new_ratio > 1.0 and new_replicas < current_replicas):
+        return current_replicas
+    return new_replicas
+
+
+def _measured_values(
+    pods: tuple[PodState, ...], metrics: Mapping[str, PodMetric], resource: str | None, timing: Timing
+) -> tuple[PodGroups, dict[str, int]]:
+    """The pods grouped by the readiness rules, and the values of the pods that count."""
+    if not pods:
+        raise _no_pods_error()
+    groups = group_pods(pods, metrics, resource, timing)
+    values = _without({n: m.value_milli for n, m in metrics.items()}, groups.ignored | groups.unready)
+    if not values:
+        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    return groups, values
+
+
 def resource_utilization_replicas(
     current_replicas: int,
     target_pct: int,
@@ -169,41 +225,20 @@ def resource_utilization_replicas(
     timing: Timing,
 ) -> Proposal:
     """GetResourceReplicas: a Utilization target (percent of the pods' requests)."""
-    if not pods:
-        raise _no_pods_error()
-    groups = group_pods(pods, metrics, resource, timing)
-    values = _without({n: m.value_milli for n, m in metrics.items()}, groups.ignored | groups.unready)
-    if not values:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
+    groups, values = _measured_values(pods, metrics, resource, timing)
     requests = _pod_requests(pods, resource)
-    ratio, utilization, raw_average = utilization_ratio(values, requests, target_pct)
-
-    scale_up_with_unready = bool(groups.unready) and ratio > 1.0
-    if not scale_up_with_unready and not groups.missing:
-        if tolerances.within(ratio):
-            return Proposal(current_replicas, raw_average, utilization, groups)
-        return Proposal(math.ceil(ratio * groups.ready_count), raw_average, utilization, groups)
-
-    if groups.missing:
-        if ratio < 1.0:
-            # Scaling down: assume missing pods use their whole request (or the target, if higher).
-            fallback_pct = max(100, target_pct)
-            for name in groups.missing:
-                values[name] = trunc_div(requests[name] * fallback_pct, 100)
-        elif ratio > 1.0:
-            for name in groups.missing:  # scaling up: assume they use nothing
-                values[name] = 0
-    if scale_up_with_unready:
-        for name in groups.unready:
-            values[name] = 0
-
-    new_ratio, _, _ = utilization_ratio(values, requests, target_pct)
-    if tolerances.within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return Proposal(current_replicas, raw_average, utilization, groups)
-    new_replicas = math.ceil(new_ratio * len(values))
-    if (new_ratio < 1.0 and new_replicas > current_replicas) or (new_ratio > 1.0 and new_replicas < current_replicas):
-        return Proposal(current_replicas, raw_average, utilization, groups)
-    return Proposal(new_replicas, raw_average, utilization, groups)
+    _, utilization, raw_average = utilization_ratio(values, requests, target_pct)
+    # Scaling down: assume missing pods use their whole request (or the target, if higher).
+    fallback_pct = max(100, target_pct)
+    replicas = _replicas_under_pod_rules(
+        current_replicas,
+        tolerances,
+        groups,
+        values,
+        lambda v: utilization_ratio(v, requests, target_pct)[0],
+        lambda name: trunc_div(requests[name] * fallback_pct, 100),
+    )
+    return Proposal(replicas, raw_average, utilization, groups)
 
 
 def plain_metric_replicas(
@@ -220,38 +255,17 @@ def plain_metric_replicas(
     `resource` is the resource name for Resource metrics (the CPU readiness rules apply to
     "cpu"), None for Pods metrics.
     """
-    if not pods:
-        raise _no_pods_error()
-    groups = group_pods(pods, metrics, resource, timing)
-    values = _without({n: m.value_milli for n, m in metrics.items()}, groups.ignored | groups.unready)
-    if not values:
-        raise CalcError("did not receive metrics for targeted pods (pods might be unready)")
-    ratio, usage = usage_ratio(values, target_milli)
-
-    scale_up_with_unready = bool(groups.unready) and ratio > 1.0
-    if not scale_up_with_unready and not groups.missing:
-        if tolerances.within(ratio):
-            return Proposal(current_replicas, usage, None, groups)
-        return Proposal(math.ceil(ratio * groups.ready_count), usage, None, groups)
-
-    if groups.missing:
-        if ratio < 1.0:
-            for name in groups.missing:  # scaling down: assume exactly the target
-                values[name] = target_milli
-        elif ratio > 1.0:
-            for name in groups.missing:
-                values[name] = 0
-    if scale_up_with_unready:
-        for name in groups.unready:
-            values[name] = 0
-
-    new_ratio, _ = usage_ratio(values, target_milli)
-    if tolerances.within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return Proposal(current_replicas, usage, None, groups)
-    new_replicas = math.ceil(new_ratio * len(values))
-    if (new_ratio < 1.0 and new_replicas > current_replicas) or (new_ratio > 1.0 and new_replicas < current_replicas):
-        return Proposal(current_replicas, usage, None, groups)
-    return Proposal(new_replicas, usage, None, groups)
+    groups, values = _measured_values(pods, metrics, resource, timing)
+    _, usage = usage_ratio(values, target_milli)
+    replicas = _replicas_under_pod_rules(
+        current_replicas,
+        tolerances,
+        groups,
+        values,
+        lambda v: usage_ratio(v, target_milli)[0],
+        lambda _name: target_milli,  # scaling down: assume exactly the target
+    )
+    return Proposal(replicas, usage, None, groups)
 
 
 def ready_pods_count(pods: tuple[PodState, ...]) -> int:
