@@ -4,7 +4,6 @@ with analysis/compare; here only what the page shows from them)."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -14,29 +13,7 @@ import pytest
 from hpabench.analysis.compare import Comparison, Difference, Group, GroupStats, KpiRow, RunRef
 from hpabench.analysis.report import render_compare_report, write_compare_report
 from hpabench.errors import SpecError
-
-HOSTILE = "<script>alert(1)</script>"
-HOSTILE_ATTR = '"><img src=x onerror=alert(2)>'
-
-
-class Doc(HTMLParser):
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attributes: list[str] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes += [name for name, _ in attrs]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    @property
-    def joined(self) -> str:
-        return " ".join(" ".join(self.text).split())
+from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc
 
 
 def timeline(duration_s: int, replicas_peak: float, seed: int) -> pd.DataFrame:

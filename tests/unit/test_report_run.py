@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -17,31 +16,7 @@ from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
 from hpabench.errors import SpecError
 from tests.synthetic_run import make_synthetic_run
-
-HOSTILE = "<script>alert(1)</script>"
-HOSTILE_ATTR = '"><img src=x onerror=alert(2)>'
-
-
-class Doc(HTMLParser):
-    """Tags, attributes, and text of a page as a browser's tokenizer sees them."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attributes: list[str] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes += [name for name, _ in attrs]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    @property
-    def joined(self) -> str:
-        return " ".join(" ".join(self.text).split())
+from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc
 
 
 def kpi(value: float | None, unit: str, label: str, better: str | None = "lower") -> dict[str, Any]:
