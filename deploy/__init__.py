@@ -1,1 +1,1 @@
-"""The reference architecture: base manifests (k8s/), the app (app/), variants, rendering, and the targets."""
+"""The reference architecture: base manifests (manifests/), the app (app/), variants, rendering, and the targets."""

@@ -26,7 +26,7 @@ import yaml
 from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 from hpabench.errors import SpecError, SpecIssue
 
-MANIFESTS_DIR = Path(__file__).resolve().parent / "k8s"
+MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 OPTIONAL_FILES = {"networkpolicy": "networkpolicy.yaml", "pdb": "pdb.yaml"}
 
 VARIANT_ANNOTATION = "hpabench.io/variant"

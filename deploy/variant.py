@@ -19,7 +19,7 @@ Knobs and where they land (render.py does the landing):
   `max_conn_per_pod` → Service annotations `hpabench.io/lb-algorithm`,
   `hpabench.io/max-conn-per-pod` (the local target's HAProxy honours them).
 - `controller` → the local HPA controller (`HpaSettings`, upstream defaults); `slo` → the gate.
-- `extras.networkpolicy`, `extras.pdb` → add `deploy/k8s/optional/` objects.
+- `extras.networkpolicy`, `extras.pdb` → add `deploy/manifests/optional/` objects.
 - `patches` → one RFC 6902 operation each, on one object chosen by `kind` + `name`.
 """
 
@@ -152,7 +152,7 @@ class Slo(StrictModel):
 
 
 class Extras(StrictModel):
-    """Optional objects from `deploy/k8s/optional/`, off by default."""
+    """Optional objects from `deploy/manifests/optional/`, off by default."""
 
     networkpolicy: bool = False
     pdb: bool = False

@@ -27,7 +27,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         from hpabench.deploy.validate import validate_objects
         from hpabench.errors import SpecError
 
-        issues = validate_objects(objects, args.validate, str(args.variant or "deploy/k8s"))
+        issues = validate_objects(objects, args.validate, str(args.variant or "deploy/manifests"))
         if issues:
             raise SpecError(issues, headline=f"rendered manifests are invalid for Kubernetes {args.validate}:")
     sys.stdout.write(dump_yaml(objects))

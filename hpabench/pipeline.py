@@ -108,7 +108,7 @@ def resolve_inputs(options: RunOptions) -> _Resolved:
     hpa_settings = variant.controller
     if options.hpa_overrides:
         hpa_settings = hpa_settings.model_copy(update=options.hpa_overrides)
-    source = str(options.variant) if options.variant else "deploy/k8s"
+    source = str(options.variant) if options.variant else "deploy/manifests"
     issues = []
     for obj in objects:
         if obj.get("kind") == "HorizontalPodAutoscaler":

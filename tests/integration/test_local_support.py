@@ -24,7 +24,7 @@ def base_objects(web_replicas: int | None = None) -> list[dict[str, Any]]:
     try:
         from hpabench.deploy.render import render_objects
     except ImportError:
-        files = sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "*.yaml")))
+        files = sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "deploy" / "manifests" / "*.yaml")))
         objects = [o for f in files for o in yaml.safe_load_all(Path(f).read_text()) if o]
     else:
         objects = render_objects(None, None)

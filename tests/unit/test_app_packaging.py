@@ -79,5 +79,5 @@ def test_dockerfile_runs_non_root_under_any_uid_in_group_zero() -> None:
 
 
 def test_manifest_user_matches_the_image_user() -> None:
-    web = (APP_DIR.parent / "k8s" / "30-web.yaml").read_text(encoding="utf-8")
+    web = (APP_DIR.parent / "manifests" / "30-web.yaml").read_text(encoding="utf-8")
     assert "runAsUser: 10001" in web and "readOnlyRootFilesystem: true" in web

@@ -16,7 +16,7 @@ from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.validate import parse_hpa, validate_hpa
 from hpabench.errors import SpecError
 
-BASE = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "30-web.yaml"
+BASE = Path(__file__).resolve().parents[2] / "deploy" / "manifests" / "30-web.yaml"
 OBJECTS: list[dict[str, Any]] = [doc for doc in yaml.safe_load_all(BASE.read_text()) if doc]
 HPA: dict[str, Any] = next(doc for doc in OBJECTS if doc["kind"] == "HorizontalPodAutoscaler")
 SETTINGS = HpaSettings(custom_metrics={"rps": "sum by (pod) (rate(http_requests_total[1m]))"})

@@ -30,7 +30,7 @@ def base_objects() -> list[dict[str, Any]]:
     try:
         from hpabench.deploy.render import render_objects
     except ImportError:
-        files = sorted(glob.glob("deploy/k8s/*.yaml"))
+        files = sorted(glob.glob("deploy/manifests/*.yaml"))
         return [o for f in files for o in yaml.safe_load_all(open(f)) if o]
     return render_objects(None, None)
 
