@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", "deploy, load, collect, tear down, analyze and report one benchmark run")
     p.add_argument("--scenario", required=True, help="catalogue name (see `hpabench scenarios`) or a YAML path")
     variant_args(p)
-    p.add_argument("--target", default="local", choices=["local"], help="where to deploy (default: local)")
+    p.add_argument("--target", default="local", help="where to deploy: local (default, this machine) or k8s")
     p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
     p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
     p.add_argument("--locustfile", type=Path, help="your own locustfile (User classes + LoadTestShape)")

@@ -11,20 +11,21 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 
 from __future__ import annotations
 
+import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from hpabench import hostinfo
 from hpabench.console import Console
-from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError
+from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -32,14 +33,26 @@ from hpabench.rundir import (
     STATUS_RUNNING,
     RunDir,
 )
+from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
 
 DEFAULT_REPORTS_DIR = Path("reports")
 WARMUP_TIMEOUT_S = 20.0
+# The web Deployment names the requests that warm it up (pools, caches), so the pipeline does
+# not hard-code the reference app's routes: a space-separated list of paths.
+WARMUP_ANNOTATION = "hpabench.dev/warmup-paths"
+DEFAULT_WARMUP_PATHS = ("/",)
+MAX_WORKERS = 64
+MIN_TIME_SCALE = 0.01
+MAX_TIME_SCALE = 100.0
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What the user asked for. `time_scale` < 1 compresses the scenario's time, not its load."""
+    """What the user asked for. `time_scale` < 1 compresses the scenario's time, not its load.
+
+    Every path is made absolute here, at the boundary: servers started later run with working
+    directories of their own and must never see a path relative to ours.
+    """
 
     scenario: str
     variant: Path | None = None
@@ -55,6 +68,34 @@ class RunOptions:
     label: str | None = None
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reports_dir", Path(self.reports_dir).absolute())
+        for name in ("variant", "locustfile"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).absolute())
+
+    def issues(self) -> list[SpecIssue]:
+        """Problems with the command-line values themselves (exit 2 before anything starts)."""
+        found: list[SpecIssue] = []
+        if not (math.isfinite(self.time_scale) and MIN_TIME_SCALE <= self.time_scale <= MAX_TIME_SCALE):
+            found.append(
+                SpecIssue(
+                    "--time-scale",
+                    "",
+                    f"must be a number from {MIN_TIME_SCALE} to {MAX_TIME_SCALE}, not {self.time_scale!r}",
+                )
+            )
+        if isinstance(self.workers, bool) or not 0 <= self.workers <= MAX_WORKERS:
+            found.append(SpecIssue("--workers", "", f"must be 0 (standalone) to {MAX_WORKERS}, not {self.workers!r}"))
+        if not (math.isfinite(self.scrape_interval_s) and 0.5 <= self.scrape_interval_s <= 60):
+            found.append(SpecIssue("--scrape-interval-s", "", f"must be 0.5 to 60 s, not {self.scrape_interval_s!r}"))
+        if self.locustfile is not None and not self.locustfile.is_file():
+            found.append(SpecIssue(str(self.locustfile), "", "--locustfile is not a readable file"))
+        if self.reports_dir.exists() and not self.reports_dir.is_dir():
+            found.append(SpecIssue(str(self.reports_dir), "", "--reports-dir exists and is not a directory"))
+        return found
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -63,6 +104,12 @@ class RunOutcome:
     exit_code: int
     flags: tuple[str, ...] = ()
     error: str | None = None
+
+
+class LoadDriver(Protocol):
+    """Drives one load phase against a deployed system (`hpabench.scenarios.driver.run_load`)."""
+
+    def __call__(self, config: Any, progress: Callable[[str], None] | None = None) -> Any: ...
 
 
 @contextmanager
@@ -89,33 +136,38 @@ class _Resolved:
     variant: Any
     objects: list[dict[str, Any]]
     hpa_settings: Any
+    target: Target
 
 
-def resolve_inputs(options: RunOptions) -> _Resolved:
-    """Load and validate every input; raises SpecError (exit 2) listing all problems found."""
-    from hpabench.deploy.hpa.validate import validate_hpa
+def _target_options(options: RunOptions, hpa_settings: Any) -> TargetOptions:
+    return TargetOptions(
+        scrape_interval_s=options.scrape_interval_s, autoscale=options.autoscale, hpa_settings=hpa_settings
+    )
+
+
+def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = None) -> _Resolved:
+    """Load and validate every input, including the target's own admission of the rendered
+    objects; raises SpecError (exit 2) listing all problems found. Starts nothing."""
     from hpabench.deploy.render import render
     from hpabench.deploy.variant import default_variant, load_variant
     from hpabench.scenarios.catalogue import load_scenario
 
-    if options.target != "local":
-        raise SpecError([], headline=f"unknown target {options.target!r}: only 'local' is available in this build")
-    if options.time_scale <= 0:
-        raise SpecError([], headline="--time-scale must be > 0")
+    factory = target_factory or get_target(options.target)
+    option_issues = options.issues()
+    if option_issues:
+        raise SpecError(option_issues, headline="invalid command-line values:")
     scenario = load_scenario(options.scenario)
     variant = load_variant(options.variant) if options.variant else default_variant()
     objects = render(variant, image=options.image)
     hpa_settings = variant.controller
     if options.hpa_overrides:
         hpa_settings = hpa_settings.model_copy(update=options.hpa_overrides)
-    source = str(options.variant) if options.variant else "deploy/manifests"
-    issues = []
-    for obj in objects:
-        if obj.get("kind") == "HorizontalPodAutoscaler":
-            issues += validate_hpa(obj, objects, hpa_settings, source)
+    target = factory(_target_options(options, hpa_settings))
+    issues = target.admit(objects)
     if issues:
-        raise SpecError(issues, headline="the HorizontalPodAutoscaler cannot be honoured:")
-    return _Resolved(scenario, variant, objects, hpa_settings)
+        source = str(options.variant) if options.variant else "deploy/manifests"
+        raise SpecError(issues, headline=f"the {target.name} target cannot run the manifests rendered from {source}:")
+    return _Resolved(scenario, variant, objects, hpa_settings, target)
 
 
 def resolve_slo(scenario: Any, variant: Any) -> dict[str, float]:
@@ -143,10 +195,20 @@ def _write_planned(run: RunDir, scenario: Any, time_scale: float) -> float:
     return float(planned["t_s"].max()) if len(planned) else 0.0
 
 
-def _warm_up(service_url: str, console: Console) -> None:
-    """A few requests on every route so first-request costs (pools, caches) are not measured."""
+def warmup_paths(objects: list[dict[str, Any]], workload: str = "web") -> list[str]:
+    """The warm-up requests the web workload declares (annotation `WARMUP_ANNOTATION`), else "/"."""
+    for obj in objects:
+        if obj.get("kind") in ("Deployment", "StatefulSet") and (obj.get("metadata") or {}).get("name") == workload:
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            declared = str(annotations.get(WARMUP_ANNOTATION, "")).split()
+            if declared:
+                return declared
+    return list(DEFAULT_WARMUP_PATHS)
+
+
+def _warm_up(service_url: str, paths: list[str], console: Console) -> None:
+    """A few requests on every declared route so first-request costs (pools, caches) are not measured."""
     deadline = time.monotonic() + WARMUP_TIMEOUT_S
-    paths = ["/readyz", "/work?cost=100"] + [f"/items/{item_id}" for item_id in range(1, 21)]
     with httpx.Client(base_url=service_url, timeout=5.0) as client:
         for path in paths:
             if time.monotonic() > deadline:
@@ -158,13 +220,30 @@ def _warm_up(service_url: str, console: Console) -> None:
                 console.warn(f"warm-up request {path} failed: {exc}")
 
 
-class Pipeline:
-    """One benchmark run on the local target. Use `run_benchmark(options)`."""
+def _one_line(error: str) -> str:
+    """The first line of an error message: what failed and where its log is (details follow it)."""
+    return error.strip().splitlines()[0] if error.strip() else "unknown error"
 
-    def __init__(self, options: RunOptions, console: Console) -> None:
+
+class Pipeline:
+    """One benchmark run on a target. Use `run_benchmark(options)`.
+
+    `target_factory` and `driver` are the seams: by default the target registered under
+    `options.target` and the Locust driver; tests pass fakes to exercise the orchestration.
+    """
+
+    def __init__(
+        self,
+        options: RunOptions,
+        console: Console,
+        target_factory: TargetFactory | None = None,
+        driver: LoadDriver | None = None,
+    ) -> None:
         self.options = options
         self.console = console
-        self.cluster: Any = None
+        self.target_factory = target_factory
+        self.driver = driver
+        self.deployed: Deployed | None = None
         self.run: RunDir | None = None
         self.load_window: tuple[float, float] | None = None
         self.flags: list[str] = []
@@ -176,35 +255,28 @@ class Pipeline:
         if state == "started":
             self.console.stage(name)
 
-    def _deploy(self, resolved: _Resolved) -> None:
-        from hpabench.deploy.local.cluster import LocalCluster, LocalSettings
-
+    def _deploy(self, resolved: _Resolved) -> Deployed:
         assert self.run is not None
         self._stage("deploy", "started")
-        settings = LocalSettings(
-            scrape_interval_s=self.options.scrape_interval_s,
-            autoscale=self.options.autoscale,
-            hpa_settings=resolved.hpa_settings,
-        )
-        self.cluster = LocalCluster.start(resolved.objects, self.run, settings, progress=self.console.info)
-        self.console.info(f"    service:    {self.cluster.service_url('web')}")
-        self.console.info(f"    prometheus: {self.cluster.prometheus_url}")
+        self.deployed = deployed = resolved.target.start(resolved.objects, self.run, self.console.info)
+        self.console.info(f"    service:    {deployed.service_url}")
+        self.console.info(f"    prometheus: {deployed.prometheus_url}")
         self._stage("deploy", "finished")
+        return deployed
 
-    def _drive(self, resolved: _Resolved) -> Any:
+    def _drive(self, resolved: _Resolved, deployed: Deployed) -> Any:
         from hpabench.scenarios.driver import DriverConfig, run_load
 
         assert self.run is not None
         self._stage("load", "started")
-        web = self.cluster.deployment("web")
 
         def status_hint() -> dict[str, Any]:
-            pods = web.pods()
-            return {"ready_replicas": sum(1 for pod in pods if pod.ready), "replicas": web.spec_replicas}
+            view = deployed.replicas("web")
+            return {"ready_replicas": view.ready_replicas, "replicas": view.spec_replicas}
 
         config = DriverConfig(
             scenario=resolved.scenario,
-            host=self.cluster.service_url("web"),
+            host=deployed.service_url,
             data_dir=self.run.data,
             time_scale=self.options.time_scale,
             workers=self.options.workers,
@@ -212,11 +284,13 @@ class Pipeline:
             allow_external_target=self.options.allow_external_target,
             status_hint=status_hint,
             events=self.run.events,
+            allowed_hosts=frozenset(deployed.load_hosts),
         )
+        driver = self.driver or run_load
         started = time.time()
         self.run.update_manifest(load_started_at=started)
         try:
-            result = run_load(config, progress=self.console.live)
+            result = driver(config, progress=self.console.live)
         finally:
             self.console.close()
             ended = time.time()
@@ -235,7 +309,7 @@ class Pipeline:
         from hpabench.analysis.collect import collect
 
         assert self.run is not None
-        if self.cluster is None or self.load_window is None:
+        if self.deployed is None or self.load_window is None:
             return
         self._stage("collect", "started")
         # Let Prometheus take one more scrape so the last seconds of load are in its TSDB.
@@ -245,7 +319,7 @@ class Pipeline:
         window_s = max(15, round(3 * self.options.scrape_interval_s))
         result = collect(
             self.run.data,
-            self.cluster.prometheus_url,
+            self.deployed.prometheus_url,
             start - 30.0,
             end + 5.0,
             variables={"window": f"{window_s}s"},
@@ -262,19 +336,19 @@ class Pipeline:
         self._stage("collect", "finished")
 
     def _teardown(self) -> None:
-        if self.cluster is None:
+        if self.deployed is None:
             return
         assert self.run is not None
         self._stage("teardown", "started")
         try:
-            self.cluster.stop()
+            self.deployed.stop()
         finally:
-            self.cluster = None
+            self.deployed = None
             self._stage("teardown", "finished")
 
     # -- the whole run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
-        resolved = resolve_inputs(self.options)
+        resolved = resolve_inputs(self.options, self.target_factory)
         label = self.options.label or f"{resolved.scenario.name}-{resolved.variant.name}"
         self.run = run = RunDir.create(self.options.reports_dir, label)
         self.console.info(f"run directory: {run.path}")
@@ -305,11 +379,11 @@ class Pipeline:
                     _write_rendered(run, resolved.objects)
                     planned_s = _write_planned(run, resolved.scenario, self.options.time_scale)
                     self._stage("render", "finished", planned_duration_s=planned_s)
-                    self._deploy(resolved)
+                    deployed = self._deploy(resolved)
                     self._stage("warmup", "started")
-                    _warm_up(self.cluster.service_url("web"), self.console)
+                    _warm_up(deployed.service_url, warmup_paths(resolved.objects), self.console)
                     self._stage("warmup", "finished")
-                    self._drive(resolved)
+                    self._drive(resolved, deployed)
                     self._collect()
                     status = STATUS_COMPLETED
                 except KeyboardInterrupt:
@@ -318,7 +392,9 @@ class Pipeline:
                     self._collect_best_effort()
                 except HpabenchError as exc:
                     error = str(exc)
-                    self.console.warn(f"run failed: {exc}")
+                    run.events.emit("run_failed", error=error)
+                    self.console.warn(f"run failed: {_one_line(error)}")
+                    self.console.warn(f"(the full message is in {run.path / 'manifest.json'})")
                     self._collect_best_effort()
                 finally:
                     self._teardown()
@@ -364,6 +440,12 @@ def finish_report(run_path: Path, console: Console | None = None) -> Path:
     return write_run_report(run_path)
 
 
-def run_benchmark(options: RunOptions, console: Console | None = None) -> RunOutcome:
+def run_benchmark(
+    options: RunOptions,
+    console: Console | None = None,
+    *,
+    target_factory: TargetFactory | None = None,
+    driver: LoadDriver | None = None,
+) -> RunOutcome:
     """Run one benchmark end to end (see module docstring)."""
-    return Pipeline(options, console or Console()).execute()
+    return Pipeline(options, console or Console(), target_factory, driver).execute()

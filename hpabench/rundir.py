@@ -105,7 +105,9 @@ class RunDir:
     """A run directory being written. Create with `RunDir.create`, reopen with `RunDir.open`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        # Absolute once, here: servers started with a working directory of their own (Prometheus,
+        # PostgreSQL, Redis) must never see a path relative to ours.
+        self.path = Path(path).resolve()
         self.data = path / "data"
         self.rendered = path / "rendered"
         self._events: EventLog | None = None

@@ -52,7 +52,11 @@ class _Process:
         return self.proc is not None and self.proc.poll() is not None
 
     def death_notice(self) -> str:
-        return f"{self.name} exited during start-up; log tail:\n{log_tail(self.log)}"
+        """One line a person can act on (what exited, its last words, where its log is), then the tail."""
+        code = self.proc.returncode if self.proc is not None else None
+        tail = log_tail(self.log)
+        last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "no output")
+        return f"{self.name} exited during start-up (exit code {code}): {last[:300]} [log: {self.log}]\n{tail}"
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -1,0 +1,96 @@
+"""The local target as a `hpabench.target.Target`: the rendered objects on 127.0.0.1.
+
+`LocalTarget.admit` runs every check `LocalCluster.start` would run before it starts a process
+(the local interpretation of the objects, the HPA features the local controller honours, the
+server binaries), so the pipeline can refuse a run before its run directory exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.validate import validate_hpa
+from hpabench.deploy.local.binaries import check_binaries
+from hpabench.deploy.local.cluster import LocalCluster
+from hpabench.deploy.local.procs import is_root
+from hpabench.deploy.local.settings import LocalSettings
+from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
+from hpabench.errors import SpecError, SpecIssue
+from hpabench.rundir import RunDir
+from hpabench.target import Progress, ReplicaView, TargetOptions, register_target
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+class LocalDeployed:
+    """A running `LocalCluster`, seen through the `Deployed` protocol."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+
+    @property
+    def service_url(self) -> str:
+        return self.cluster.service_url("web")
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.cluster.prometheus_url
+
+    @property
+    def namespace(self) -> str:
+        return self.cluster.settings.namespace
+
+    @property
+    def load_hosts(self) -> tuple[str, ...]:
+        return LOOPBACK_HOSTS
+
+    def replicas(self, workload: str = "web") -> ReplicaView:
+        deployment = self.cluster.deployment(workload)
+        ready = sum(1 for pod in deployment.pods() if pod.ready)
+        return ReplicaView(spec_replicas=deployment.spec_replicas, ready_replicas=ready)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+
+class LocalTarget:
+    """Builds `LocalSettings` from the user's `TargetOptions` (plus `extra` LocalSettings fields)."""
+
+    name = "local"
+
+    def __init__(self, options: TargetOptions) -> None:
+        self.settings = LocalSettings(
+            scrape_interval_s=options.scrape_interval_s,
+            autoscale=options.autoscale,
+            hpa_settings=options.hpa_settings,
+            **options.extra,
+        )
+
+    def admit(self, objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """Every reason the local target would refuse `objects`. MissingDependencyError (exit 1,
+        naming the Debian package) when a server binary is absent."""
+        try:
+            spec = parse_objects(objects)
+        except SpecError as exc:
+            return list(exc.issues)
+        issues: list[SpecIssue] = []
+        hpa_settings = self.settings.hpa_settings or HpaSettings()
+        for hpa in spec.hpas:
+            issues += validate_hpa(hpa, objects, hpa_settings, "rendered manifests")
+        runtimes = {w.runtime for w in spec.workloads}
+        needed = ["haproxy", "prometheus"]
+        if RUNTIME_POSTGRES in runtimes:
+            needed += ["postgres", "initdb", "pg_isready"]
+        if RUNTIME_REDIS in runtimes:
+            needed += ["redis-server"]
+        if is_root() and self.settings.drop_privileges:
+            needed += ["setpriv"]
+        check_binaries(needed)
+        return issues
+
+    def start(self, objects: list[dict[str, Any]], run: RunDir, progress: Progress) -> LocalDeployed:
+        return LocalDeployed(LocalCluster.start(objects, run, self.settings, progress=progress))
+
+
+register_target("local", LocalTarget)
