@@ -67,6 +67,8 @@ class RunOptions:
     image: str | None = None
     label: str | None = None
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
+    # Settings only one target understands (e.g. the k8s target's context); the target validates them.
+    target_settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reports_dir", Path(self.reports_dir).absolute())
@@ -141,7 +143,10 @@ class _Resolved:
 
 def _target_options(options: RunOptions, hpa_settings: Any) -> TargetOptions:
     return TargetOptions(
-        scrape_interval_s=options.scrape_interval_s, autoscale=options.autoscale, hpa_settings=hpa_settings
+        scrape_interval_s=options.scrape_interval_s,
+        autoscale=options.autoscale,
+        hpa_settings=hpa_settings,
+        extra=dict(options.target_settings),
     )
 
 
