@@ -9,13 +9,17 @@ VARIANT ?=
 TIME_SCALE ?= 1
 RUNS ?=
 
-.PHONY: setup system test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system system-test test test-unit test-integration bench compare benchmark lint typecheck clean
 
 setup: system $(VENV)/.installed
 
 # Debian packages first (the local target's servers, python3-venv); quiet when all are there.
 system:
 	@bash scripts/setup-system.sh
+
+# ... and what the tests need on top (Chromium for the report browser tests).
+system-test:
+	@bash scripts/setup-system.sh test
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hpabench needs Python >= 3.11 (make PYTHON=python3.11 ...)")'
@@ -24,13 +28,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-test: setup
+test: setup system-test
 	$(PY) -m pytest -q
 
 test-unit: setup
 	$(PY) -m pytest -q -m "not integration and not browser"
 
-test-integration: setup
+test-integration: setup system-test
 	$(PY) -m pytest -q -m "integration or browser"
 
 bench: setup

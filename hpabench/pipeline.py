@@ -408,11 +408,14 @@ class Pipeline:
             status = STATUS_INTERRUPTED
         finally:
             run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
-        self._analyze_and_report()
+        reported = self._analyze_and_report()
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
             status, EXIT_TOOL_ERROR
         )
+        if exit_code == EXIT_OK and not reported:
+            # A completed run without its report is not what the user asked for (CI gates on this).
+            exit_code = EXIT_TOOL_ERROR
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
 
     def _collect_best_effort(self) -> None:
@@ -423,13 +426,16 @@ class Pipeline:
             self.run.events.emit("warning", message=f"collection failed: {exc}")
             self.console.warn(f"collection failed: {exc}")
 
-    def _analyze_and_report(self) -> None:
+    def _analyze_and_report(self) -> bool:
+        """Write summary.json and report.html; False (with a console line) when that failed."""
         assert self.run is not None
         try:
             report_path = finish_report(self.run.path, self.console)
             self.console.info(f"report: {report_path}")
+            return True
         except (HpabenchError, OSError, ValueError, KeyError) as exc:
             self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
+            return False
 
 
 def finish_report(run_path: Path, console: Console | None = None) -> Path:

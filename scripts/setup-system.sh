@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The Debian packages the local target needs: PostgreSQL, Redis, HAProxy, Prometheus (and
-# util-linux's setpriv, present on every Debian). Called by `make setup`.
+# The Debian packages hpabench needs. Called by the Makefile:
+#   setup-system.sh         the local target: PostgreSQL, Redis, HAProxy, Prometheus, util-linux's
+#                           setpriv, python3-venv (`make setup`, `make bench`)
+#   setup-system.sh test    the same plus what the test suite needs: Chromium for the browser
+#                           tests of the HTML reports (`make test`)
 #
 # * everything present: prints nothing, exits 0 (idempotent, quiet);
 # * something missing and we are root with apt-get: `apt-get update`, then installs it;
@@ -26,6 +29,9 @@ have_binary prometheus || missing+=(prometheus)
 have_binary setpriv || missing+=(util-linux)
 # Debian/Ubuntu split venv support out of python3; `make` creates .venv with it.
 "${PYTHON:-python3}" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${1:-}" = "test" ]; then
+    have_binary chromium || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

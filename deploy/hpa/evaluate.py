@@ -93,6 +93,8 @@ def _target_of(spec: MetricSpec) -> tuple[str, float, int]:
 
 
 def _description(spec: MetricSpec) -> str:
+    if spec.source is None:
+        return f"{spec.type} metric (unknown source type)"
     target = spec.target
     if spec.type in (RESOURCE, CONTAINER_RESOURCE):
         if target.type == UTILIZATION:
@@ -135,6 +137,11 @@ def _evaluate(
     timing: Timing,
 ) -> tuple[Proposal, float | None]:
     """The proposal for one metric and the timestamp of the data it used; raises _Failure."""
+    if spec.source is None:
+        # Upstream treats a metric whose type names no (set) source as invalid, like any failed
+        # metric: ScalingActive=False/InvalidMetricSourceType, and no scale-down while it is.
+        message = f"unknown metric source type {spec.type!r}"
+        raise _Failure("InvalidMetricSourceType", message, message)
     current = observation.spec_replicas
     pods = observation.pods
     target = spec.target
@@ -206,6 +213,8 @@ def _evaluate(
 def metric_stub(index: int, spec: MetricSpec) -> MetricStatus:
     """A metric's status before (or without) a value: name, description and target only."""
     try:
+        if spec.source is None:
+            raise CalcError(f"unknown metric source type {spec.type!r}")
         target_type, target_display, _ = _target_of(spec)
     except CalcError:
         target_type, target_display = KSM_VALUE, float("nan")

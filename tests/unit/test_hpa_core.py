@@ -380,3 +380,22 @@ def test_condition_transition_time_moves_only_on_status_change() -> None:
     third = run(make_hpa(), Observation(2, two, (PodMetrics({}),)), second.history, NOW + 30, second.prior())
     active_3 = get_condition(third.conditions, SCALING_ACTIVE)
     assert active_3 is not None and active_3.last_transition_ts == NOW + 30
+
+
+def test_an_unknown_metric_source_type_is_an_invalid_metric_not_a_crash() -> None:
+    """The parser refuses such a metric up front; the core, called directly, must not raise."""
+    from hpabench.deploy.hpa.spec import MetricSpec
+
+    hpa = make_hpa([CPU_60, CPU_60])
+    bogus = MetricSpec.model_validate({"type": "Bogus"})
+    hpa = hpa.model_copy(update={"spec": hpa.spec.model_copy(update={"metrics": [hpa.spec.metrics[0], bogus]})})
+    pod_states = pods(4)
+    history = History().with_initial_recommendation(4, NOW - 1000)
+    low = Observation(4, pod_states, (cpu(pod_states, 30), PodMetrics({})))
+    decision = run(hpa, low, history, prior=PriorStatus(desired_replicas=4))
+    # CPU alone would scale 4 → 1; the invalid metric holds the scale-down, as upstream does.
+    assert (decision.desired_replicas, decision.rescale) == (4, False)
+    assert condition(decision, SCALING_ACTIVE) == ("False", "InvalidMetricSourceType")
+    assert decision.metrics[1].error == "unknown metric source type 'Bogus'"
+    high = Observation(4, pod_states, (cpu(pod_states, 240), PodMetrics({})))
+    assert run(hpa, high, history, prior=PriorStatus(desired_replicas=4)).desired_replicas == 8
