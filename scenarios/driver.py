@@ -49,7 +49,7 @@ from hpabench.scenarios.locust_runtime import (
     RuntimeConfig,
     read_clock,
 )
-from hpabench.scenarios.progress import LiveTail, format_progress
+from hpabench.scenarios.progress import LiveTail, format_progress, measured_instant_s
 from hpabench.scenarios.results import MergedResults, write_results
 from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table, stage_spans, target_at, total_duration_s
@@ -274,11 +274,15 @@ class _Session:
 
     def _progress_line(self, now: float) -> str:
         self._tail.poll()
+        latest = self._tail.latest()
         elapsed = now - self.t0 if self.t0 is not None else 0.0
-        target = target_at(self.scenario, elapsed, self.config.time_scale) if self.t0 is not None else None
+        # Stage, plan and clock describe the second the numbers come from, not "now": the newest
+        # complete second lags the wall clock, and a stage named ahead of its load misleads.
+        at_s = measured_instant_s(elapsed, latest.ts if latest is not None else None)
+        target = target_at(self.scenario, at_s, self.config.time_scale) if self.t0 is not None else None
         stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
         planned_rps = target.rps if target is not None else None
-        line = format_progress(stage, elapsed, self.planned_s, self._tail.latest(), planned_rps, self._status())
+        line = format_progress(stage, at_s, self.planned_s, latest, planned_rps, self._status())
         return str(line)
 
     def supervise(self, progress: Callable[[str], None] | None) -> None:

@@ -123,6 +123,14 @@ class LiveTail:
         return max(candidates, key=lambda s: s.ts) if candidates else None
 
 
+def measured_instant_s(elapsed_s: float, latest_second: int | None) -> float:
+    """The load time (s since t0) a progress line describes: the middle of the newest measured
+    second `k` (its samples span [k, k+1)), or `elapsed_s` before any measurement arrived."""
+    if latest_second is None:
+        return elapsed_s
+    return min(elapsed_s, latest_second + 0.5)
+
+
 def _clock(seconds: float) -> str:
     whole = max(0, int(seconds))
     return f"{whole // 60:02d}:{whole % 60:02d}"

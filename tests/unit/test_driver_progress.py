@@ -94,3 +94,19 @@ def test_format_progress_open_model_and_missing_data() -> None:
     line = format_progress("crowd", 5, 60, second, planned_rps=125.0)
     assert "offered 120 req/s (plan 125)" in line and "p95 -" in line and "errors 0.0%" in line
     assert "waiting" in format_progress("starting", 0, 60, None)
+
+
+def test_the_line_describes_the_measured_second_not_the_wall_clock() -> None:
+    from hpabench.scenarios.catalogue import load_scenario
+    from hpabench.scenarios.progress import measured_instant_s
+    from hpabench.scenarios.shapes import target_at
+
+    assert measured_instant_s(3.0, None) == 3.0  # nothing measured yet: the wall clock
+    assert measured_instant_s(19.7, 17) == 17.5  # the middle of the newest complete second
+    assert measured_instant_s(17.2, 17) == 17.2  # never ahead of the clock
+    # Just after a stage boundary the newest complete second still belongs to the stage before:
+    # the line must name that stage, with the users it measured (the reported "spike … users 12").
+    spike = load_scenario("spike")
+    boundary_s = next(t for t in range(1, 400) if target_at(spike, t, 0.25).stage != target_at(spike, 0, 0.25).stage)
+    before = target_at(spike, 0, 0.25).stage
+    assert target_at(spike, measured_instant_s(boundary_s + 0.6, boundary_s - 1), 0.25).stage == before
