@@ -233,8 +233,9 @@ def _one_line(error: str) -> str:
 class Pipeline:
     """One benchmark run on a target. Use `run_benchmark(options)`.
 
-    `target_factory` and `driver` are the seams: by default the target registered under
-    `options.target` and the Locust driver; tests pass fakes to exercise the orchestration.
+    `target_factory`, `driver`, `reporter` and `collector` are the seams: by default the target
+    registered under `options.target`, the Locust driver, `finish_report` and the Prometheus
+    collection of `hpabench.analysis.collect`; tests pass fakes to exercise the orchestration.
     """
 
     def __init__(
@@ -243,11 +244,15 @@ class Pipeline:
         console: Console,
         target_factory: TargetFactory | None = None,
         driver: LoadDriver | None = None,
+        reporter: Callable[[Path, Console | None], Path] | None = None,
+        collector: Callable[..., Any] | None = None,
     ) -> None:
         self.options = options
         self.console = console
         self.target_factory = target_factory
         self.driver = driver
+        self.reporter = reporter or finish_report
+        self.collector = collector
         self.deployed: Deployed | None = None
         self.run: RunDir | None = None
         self.load_window: tuple[float, float] | None = None
@@ -311,8 +316,9 @@ class Pipeline:
         return result
 
     def _collect(self) -> None:
-        from hpabench.analysis.collect import collect
+        from hpabench.analysis.collect import collect as collect_from_prometheus
 
+        collect = self.collector or collect_from_prometheus
         assert self.run is not None
         if self.deployed is None or self.load_window is None:
             return
@@ -430,7 +436,7 @@ class Pipeline:
         """Write summary.json and report.html; False (with a console line) when that failed."""
         assert self.run is not None
         try:
-            report_path = finish_report(self.run.path, self.console)
+            report_path = self.reporter(self.run.path, self.console)
             self.console.info(f"report: {report_path}")
             return True
         except (HpabenchError, OSError, ValueError, KeyError) as exc:
@@ -457,6 +463,8 @@ def run_benchmark(
     *,
     target_factory: TargetFactory | None = None,
     driver: LoadDriver | None = None,
+    reporter: Callable[[Path, Console | None], Path] | None = None,
+    collector: Callable[..., Any] | None = None,
 ) -> RunOutcome:
     """Run one benchmark end to end (see module docstring)."""
-    return Pipeline(options, console or Console(), target_factory, driver).execute()
+    return Pipeline(options, console or Console(), target_factory, driver, reporter, collector).execute()

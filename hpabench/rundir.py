@@ -108,8 +108,8 @@ class RunDir:
         # Absolute once, here: servers started with a working directory of their own (Prometheus,
         # PostgreSQL, Redis) must never see a path relative to ours.
         self.path = Path(path).resolve()
-        self.data = path / "data"
-        self.rendered = path / "rendered"
+        self.data = self.path / "data"
+        self.rendered = self.path / "rendered"
         self._events: EventLog | None = None
         self._events_lock = threading.Lock()
 

@@ -31,10 +31,15 @@ print(json.dumps({"interrupted": result.interrupted, "requests": result.requests
                   "exit_codes": result.exit_codes}))
 """
 
+# Long enough that the interrupt always lands mid-run, however slow a busy machine starts Locust.
+PLANNED_S = 300
+# Generous: a shared 2-core runner with another job on it starts Locust several times slower.
+DEADLINE_S = 150
+
 SCENARIO = {
     "name": "long",
-    "description": "a minute of load, interrupted after a few seconds",
-    "stages": [{"name": "steady", "duration_s": 60, "users": 5}],
+    "description": "five minutes of load, interrupted after a few seconds",
+    "stages": [{"name": "steady", "duration_s": PLANNED_S, "users": 5}],
     "think_time": {"mean_s": 0.1},
 }
 
@@ -63,12 +68,12 @@ def test_sigint_keeps_data_and_leaves_no_process(tmp_path: Path, workers: int) -
         )
         try:
             # a few seconds of measured load first
-            wait_for(lambda: data_dir.is_dir() and load_lines(data_dir) >= 3 * (workers or 1), timeout_s=40)
+            wait_for(lambda: data_dir.is_dir() and load_lines(data_dir) >= 3 * (workers or 1), timeout_s=DEADLINE_S)
             children = psutil.Process(driver.pid).children(recursive=True)
             assert len(children) == (1 if workers == 0 else 1 + workers)
             interrupted_at = time.time()
             driver.send_signal(signal.SIGINT)
-            out, err = driver.communicate(timeout=40)
+            out, err = driver.communicate(timeout=DEADLINE_S)
         finally:
             if driver.poll() is None:
                 driver.kill()
@@ -77,8 +82,8 @@ def test_sigint_keeps_data_and_leaves_no_process(tmp_path: Path, workers: int) -
     result = json.loads(out.strip().splitlines()[-1])
     assert result["interrupted"] is True
     assert result["requests"] > 10
-    assert result["ended_at"] - result["started_at"] < 30  # stopped long before the planned 60 s
-    assert result["ended_at"] <= interrupted_at + 5
+    assert result["ended_at"] - result["started_at"] < PLANNED_S / 2  # stopped long before the plan's end
+    assert result["ended_at"] <= interrupted_at + DEADLINE_S / 5  # the stop itself, not the rest of the plan
     assert all(code is not None for code in result["exit_codes"].values())
     # every Locust process is gone — not merely orphaned
     alive = [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]

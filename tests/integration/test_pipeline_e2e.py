@@ -160,16 +160,19 @@ def test_step_run_follows_each_step(tmp_path: Path) -> None:
 
 
 def test_interrupted_run_is_kept_and_cleaned_up(tmp_path: Path) -> None:
+    # A relative --reports-dir from another working directory, as `make bench` uses the default
+    # `reports/`: every server must still find its files (the last round's fresh-clone failure).
     command = [
         sys.executable, "-m", "hpabench", "run", "--scenario", "spike", "--time-scale", "0.5",
-        "--scrape-interval-s", "2", "--reports-dir", str(tmp_path),
+        "--scrape-interval-s", "2", "--reports-dir", "reports",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    reports = tmp_path / "reports"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # deploy on a busy shared runner can take minutes
         load_seen_at = None
         while time.monotonic() < deadline and proc.poll() is None:
-            runs = list(tmp_path.iterdir())
+            runs = list(reports.iterdir()) if reports.is_dir() else []
             events = read_events(runs[0]) if runs else []
             if load_seen_at is None and any(e.get("stage") == "load" for e in events):
                 load_seen_at = time.monotonic()
@@ -178,13 +181,13 @@ def test_interrupted_run_is_kept_and_cleaned_up(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert load_seen_at is not None, "the run never reached the load stage"
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=120)
+        output, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, output
-    (run,) = list(tmp_path.iterdir())
+    (run,) = list(reports.iterdir())
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     client = pd.read_parquet(run / "data" / "client_stats.parquet")
