@@ -120,7 +120,13 @@ def test_a_completed_run_whose_report_failed_exits_1(tmp_path: Path) -> None:
 
     console_out = io.StringIO()
     opts = RunOptions(scenario="spike", time_scale=0.1, reports_dir=tmp_path / "r", scrape_interval_s=0.5)
-    outcome = run_benchmark(opts, Console(console_out), target_factory=FakeTarget(calls).factory,
-                            driver=FakeDriver(calls), reporter=broken_reporter, collector=FakeCollector(calls))  # fmt: skip
+    outcome = run_benchmark(
+        opts,
+        Console(console_out),
+        target_factory=FakeTarget(calls).factory,
+        driver=FakeDriver(calls),
+        reporter=broken_reporter,
+        collector=FakeCollector(calls),
+    )
     assert (outcome.status, outcome.exit_code) == ("completed", 1)
     assert "analysis/report failed (no data)" in console_out.getvalue()
