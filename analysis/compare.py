@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpabench.analysis import stats
+from hpabench.analysis import catalogue, stats
 from hpabench.analysis.kpi import Better, entry_value
 from hpabench.analysis.rundata import RunData, load_run
 from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
@@ -146,16 +146,8 @@ class Comparison:
         return next((row for row in self.rows if row.name == name), None)
 
 
-KEY_KPIS = (
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "slo_violation_pct",
-    "scale_up_ready_s",
-    "under_provisioning_timeshare_pct",
-    "replica_seconds",
-)
-"""The KPIs the verdict talks about (the table shows every KPI)."""
+KEY_KPIS = catalogue.key_kpis()
+"""The KPIs the verdict talks about (the table shows every KPI); declared in the KPI catalogue."""
 
 
 def _current_summary(path: Path) -> dict[str, Any] | None:

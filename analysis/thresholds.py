@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
+from hpabench.analysis import catalogue
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.specio import StrictModel, read_yaml, validate_data
 
@@ -45,20 +47,11 @@ Outcome = Literal["pass", "fail", "warn", "skip"]
 _SHORTHAND = re.compile(r"^\s*(?P<kpi>[a-z][a-z0-9_]*)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$")
 _VALUE = re.compile(r"^(?P<sign>[+-])?(?P<number>\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?P<pct>%)?$")
 
-DEFAULT_THRESHOLDS: tuple[str | dict[str, Any], ...] = (
-    "error_rate < 0.01",
-    "p95_ms <= +10%",
-    "p99_ms <= +20%",
-    "slo_violation_pct <= +5",
-    {"kpi": "scale_up_ready_s", "op": "<=", "value": "+25%", "on_missing": "skip"},
-    {"kpi": "under_provisioning_timeshare_pct", "op": "<=", "value": "+5", "on_missing": "skip"},
-    {"kpi": "replica_seconds", "op": "<=", "value": "+15%", "on_missing": "skip"},
-    {"kpi": "pod_crashes", "op": "<=", "value": "+0", "on_missing": "skip"},
-    {"kpi": "load_achieved_ratio", "op": ">=", "value": 0.95, "on_missing": "skip", "severity": "warn"},
-)
-"""Latency and errors must not regress beyond noise-tolerant margins; scaling speed, capacity
-shortfall, cost and pod crashes (no more than the baseline's) are checked when measured; a
-generator that fell behind only warns (the measurement is suspect, not the system)."""
+DEFAULT_THRESHOLDS: tuple[str | Mapping[str, Any], ...] = catalogue.default_threshold_specs()
+"""Declared beside each KPI in the catalogue: latency and errors must not regress beyond
+noise-tolerant margins; scaling speed, capacity shortfall, cost and pod crashes (no more than the
+baseline's) are checked when measured; a generator that fell behind only warns (the measurement
+is suspect, not the system)."""
 
 
 class ThresholdSpec(StrictModel):
@@ -177,7 +170,7 @@ def parse_thresholds(entries: list[ThresholdSpec | str] | list[str | dict[str, A
 
 
 def default_thresholds() -> list[Threshold]:
-    return parse_thresholds(list(DEFAULT_THRESHOLDS), "default thresholds")
+    return parse_thresholds([t if isinstance(t, str) else dict(t) for t in DEFAULT_THRESHOLDS], "default thresholds")
 
 
 def load_thresholds(path: Path | None) -> list[Threshold]:

@@ -9,37 +9,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hpabench.analysis import catalogue
 from hpabench.analysis.report.htmlkit import esc, format_value, kpi_cards, table
 from hpabench.analysis.report.scales import format_elapsed, format_number
 
-# The KPIs a reader wants first, in this order, when the summary has them (others follow in
-# the full table). Names per analysis/kpis: unknown names are simply skipped.
-HEADLINE_KPIS = (
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "slo_violation_pct",
-    "p95_recovery_s",
-    "scale_up_reaction_s",
-    "scale_up_ready_s",
-    "scale_up_settling_s",
-    "scale_flaps",
-    "replica_seconds",
-    "under_provisioning_timeshare_pct",
-    "load_achieved_ratio",
-)
-# Columns of the phase table, in this order (phase KPIs not listed here are in "All KPIs").
-PHASE_KPIS = (
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "slo_violation_pct",
-    "throughput_rps",
-    "ready_replicas_mean",
-    "under_provisioning_timeshare_pct",
-    "over_provisioning_timeshare_pct",
-)
+# The KPIs a reader wants first, in this order, and the phase table's columns: both declared in
+# the KPI catalogue (analysis/catalogue). Names a summary lacks are simply skipped.
+HEADLINE_KPIS = catalogue.headline_kpis()
+PHASE_KPIS = catalogue.phase_columns()
 _LEVEL_UNITS = {"rps": "req/s", "users": "users"}
 MAX_CARDS = 12
 MAX_PHASE_COLUMNS = 8
