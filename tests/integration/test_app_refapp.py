@@ -299,7 +299,13 @@ def test_migrate_is_idempotent_and_safe_concurrently(migrated: Backends) -> None
         )
         for _ in range(3)
     ]
-    outputs = [proc.communicate(timeout=90) for proc in procs]
+    try:
+        outputs = [proc.communicate(timeout=90) for proc in procs]
+    finally:
+        for proc in procs:  # close every pipe even when one migrator hangs (no leaked file)
+            if proc.poll() is None:
+                proc.kill()
+            proc.__exit__(None, None, None)
     assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
     inserted = sorted(int(out.split("ready, ")[1].split(" ")[0]) for out, _ in outputs)
     assert inserted == [0, 0, 2 * SEED_ITEMS]

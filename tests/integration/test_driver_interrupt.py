@@ -44,40 +44,64 @@ SCENARIO = {
 }
 
 
-def wait_for(condition: object, timeout_s: float) -> None:
+def wait_for(condition: object, timeout_s: float, explain: object = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
+            raise AssertionError(f"timed out waiting; {explain() if callable(explain) else ''}")
         time.sleep(0.1)
+
+
+def diagnosis(data_dir: Path, driver: subprocess.Popen[str]) -> str:
+    """What the driver left so far: its files and the tail of every Locust log (for a failure)."""
+    if not data_dir.is_dir():
+        return f"no data dir; driver exit code {driver.poll()}"
+    files = sorted(p.name for p in data_dir.iterdir())
+    logs = {p.name: p.read_text(errors="replace")[-1500:] for p in data_dir.glob("locust.*.log")}
+    return f"driver exit code {driver.poll()}; files {files}; logs {logs}"
 
 
 def load_lines(data_dir: Path) -> int:
     return sum(len(path.read_text().splitlines()) for path in data_dir.glob("load.*.jsonl"))
 
 
+def _interrupt_after_some_load(
+    driver: subprocess.Popen[str], data_dir: Path, workers: int
+) -> tuple[float, list[psutil.Process], str, str]:
+    """Wait for a few measured seconds, note the Locust processes, Ctrl-C, and collect the output.
+    Returns (when interrupted, the Locust processes, stdout, stderr); kills the driver on failure."""
+    try:
+        wait_for(
+            lambda: data_dir.is_dir() and load_lines(data_dir) >= 3 * (workers or 1),
+            timeout_s=DEADLINE_S,
+            explain=lambda: diagnosis(data_dir, driver),
+        )
+        children = psutil.Process(driver.pid).children(recursive=True)
+        assert len(children) == (1 if workers == 0 else 1 + workers)
+        interrupted_at = time.time()
+        driver.send_signal(signal.SIGINT)
+        out, err = driver.communicate(timeout=DEADLINE_S)
+        return interrupted_at, children, out, err
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigint_keeps_data_and_leaves_no_process(tmp_path: Path, workers: int) -> None:
     data_dir = tmp_path / "data"
-    with served_app() as url:
-        driver = subprocess.Popen(
+    # Popen as a context manager: the pipes are closed even when an assertion fails (no leaked file).
+    with (
+        served_app() as url,
+        subprocess.Popen(
             [sys.executable, "-c", DRIVER_SCRIPT, json.dumps(SCENARIO), url, str(data_dir), str(workers)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            # a few seconds of measured load first
-            wait_for(lambda: data_dir.is_dir() and load_lines(data_dir) >= 3 * (workers or 1), timeout_s=DEADLINE_S)
-            children = psutil.Process(driver.pid).children(recursive=True)
-            assert len(children) == (1 if workers == 0 else 1 + workers)
-            interrupted_at = time.time()
-            driver.send_signal(signal.SIGINT)
-            out, err = driver.communicate(timeout=DEADLINE_S)
-        finally:
-            if driver.poll() is None:
-                driver.kill()
-                driver.wait()
+        ) as driver,
+    ):
+        interrupted_at, children, out, err = _interrupt_after_some_load(driver, data_dir, workers)
     assert driver.returncode == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["interrupted"] is True

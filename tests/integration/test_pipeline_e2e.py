@@ -159,15 +159,8 @@ def test_step_run_follows_each_step(tmp_path: Path) -> None:
     assert processes_using(tmp_path) == []
 
 
-def test_interrupted_run_is_kept_and_cleaned_up(tmp_path: Path) -> None:
-    # A relative --reports-dir from another working directory, as `make bench` uses the default
-    # `reports/`: every server must still find its files (the last round's fresh-clone failure).
-    command = [
-        sys.executable, "-m", "hpabench", "run", "--scenario", "spike", "--time-scale", "0.5",
-        "--scrape-interval-s", "2", "--reports-dir", "reports",
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-    reports = tmp_path / "reports"
+def _interrupt_during_load(proc: subprocess.Popen[str], reports: Path) -> str:
+    """Ctrl-C the run 8 s into its load stage; returns its output (kills it on any failure)."""
     try:
         deadline = time.monotonic() + 300  # deploy on a busy shared runner can take minutes
         load_seen_at = None
@@ -186,6 +179,20 @@ def test_interrupted_run_is_kept_and_cleaned_up(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return output
+
+
+def test_interrupted_run_is_kept_and_cleaned_up(tmp_path: Path) -> None:
+    # A relative --reports-dir from another working directory, as `make bench` uses the default
+    # `reports/`: every server must still find its files (the last round's fresh-clone failure).
+    command = [
+        sys.executable, "-m", "hpabench", "run", "--scenario", "spike", "--time-scale", "0.5",
+        "--scrape-interval-s", "2", "--reports-dir", "reports",
+    ]  # fmt: skip
+    reports = tmp_path / "reports"
+    # As a context manager: the pipe is closed even when an assertion fails (no leaked file).
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path) as proc:
+        output = _interrupt_during_load(proc, reports)
     assert proc.returncode == 130, output
     (run,) = list(reports.iterdir())
     manifest = json.loads((run / "manifest.json").read_text())

@@ -70,19 +70,19 @@ window.addEventListener('load',function(){
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
     """Run Chromium in its own process group so a hang or a failure never leaves it behind."""
-    proc = subprocess.Popen(
+    # As a context manager: the pipes are closed even on a time-out (no leaked file).
+    with subprocess.Popen(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # helpers (zygote, gpu) may outlive the browser
-        proc.wait()
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=TIMEOUT_S)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # helpers (zygote, gpu) may outlive the browser
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
