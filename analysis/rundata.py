@@ -23,17 +23,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hpabench.deploy.hpa import timeline as hpa_timeline
-from hpabench.deploy.local import podlog
-from hpabench.scenarios import results
-
-# The columns of each data file, as its writer declares them (one definition per contract).
-CLIENT_COLUMNS = tuple(results.CLIENT_COLUMNS)
-LOAD_COLUMNS = tuple(results.LOAD_COLUMNS)
-PLANNED_COLUMNS = ("t_s", "stage", "users", "rps")
-HPA_COLUMNS = tuple(hpa_timeline.COLUMNS)
-PODS_COLUMNS = tuple(podlog.COLUMNS)
-PROM_COLUMNS = ("ts", "value")
+# The columns of each data file, declared once in the run-directory contract (writers use it too).
+from hpabench.contract import (
+    CLIENT_COLUMNS,
+    HPA_COLUMNS,
+    LOAD_COLUMNS,
+    PLANNED_COLUMNS,
+    PODS_COLUMNS,
+    PROM_COLUMNS,
+)
 
 _STRING_COLUMNS = {"route", "stage", "hist", "hpa", "metrics", "reason", "pod", "deployment"}
 _BOOL_COLUMNS = {"generator_overloaded", "able_to_scale", "scaling_active", "scaling_limited"}

@@ -23,6 +23,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
+from hpabench.contract import RENDERED_OBJECTS, write_text_atomic
 from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 from hpabench.errors import SpecError, SpecIssue
 
@@ -505,3 +506,13 @@ def render_objects(variant_path: Path | None, image: str | None) -> list[dict[st
     """Load `variant_path` (None: the baseline) and render it: what `hpabench render` prints."""
     variant = load_variant(variant_path) if variant_path is not None else default_variant()
     return render(variant, image=image)
+
+
+def write_rendered(run_path: Path, objects: list[dict[str, Any]]) -> Path:
+    """Write the exact objects deployed to the run directory (the contract's RENDERED_OBJECTS),
+    once: the pipeline and a target started on its own (`hpabench up`) both call this."""
+    path = Path(run_path) / RENDERED_OBJECTS
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, dump_yaml(objects))
+    return path

@@ -187,9 +187,9 @@ def resolve_slo(scenario: Any, variant: Any) -> dict[str, float]:
 
 
 def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
-    from hpabench.deploy.render import dump_yaml
+    from hpabench.deploy.render import write_rendered
 
-    (run.rendered / "all.yaml").write_text(dump_yaml(objects))
+    write_rendered(run.path, objects)
 
 
 def _write_planned(run: RunDir, scenario: Any, time_scale: float) -> float:

@@ -17,7 +17,6 @@ load phase are `t_s = ts - manifest["load_started_at"]`, computed by analysis, n
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -25,33 +24,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STATUS_RUNNING = "running"
-STATUS_COMPLETED = "completed"
-STATUS_INTERRUPTED = "interrupted"
-STATUS_FAILED = "failed"
-STATUSES = (STATUS_RUNNING, STATUS_COMPLETED, STATUS_INTERRUPTED, STATUS_FAILED)
+# The run directory's names, statuses and writers live in the contract; re-exported here.
+from hpabench.contract import (
+    EVENTS,
+    MANIFEST,
+    REPORT,
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    STATUSES,
+    SUMMARY,
+    to_json_line,
+    write_json_atomic,
+)
 
-MANIFEST = "manifest.json"
-EVENTS = "events.jsonl"
-SUMMARY = "summary.json"
-REPORT = "report.html"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so a reader (or a crash) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
-    os.replace(tmp, path)
+__all__ = [
+    "EVENTS",
+    "MANIFEST",
+    "REPORT",
+    "STATUSES",
+    "STATUS_COMPLETED",
+    "STATUS_FAILED",
+    "STATUS_INTERRUPTED",
+    "STATUS_RUNNING",
+    "SUMMARY",
+    "EventLog",
+    "RunDir",
+    "new_run_id",
+    "read_events",
+    "write_json_atomic",
+]
 
 
 def new_run_id(label: str, now: float | None = None) -> str:
@@ -75,7 +78,7 @@ class EventLog:
         Callers may pass `ts` to record an event that happened earlier.
         """
         event = {"ts": fields.pop("ts", time.time()), "kind": kind, **fields}
-        line = json.dumps(event, sort_keys=True, default=_json_default)
+        line = to_json_line(event)
         with self._lock:
             if not self._file.closed:
                 self._file.write(line + "\n")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpabench.contract import write_text_atomic
 from hpabench.scenarios.mix import think_time_s
 from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule
 from hpabench.scenarios.shapes import Target, open_pool_users, target_at, total_duration_s
@@ -76,9 +77,7 @@ class RuntimeConfig:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, sort_keys=True) + "\n")
 
 
 def read_clock(data_dir: Path) -> dict[str, Any]:

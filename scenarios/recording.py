@@ -21,17 +21,12 @@ import math
 from pathlib import Path
 from typing import Any, TextIO
 
+from hpabench.contract import LATENCY_COLUMNS, LATENCY_PERCENTILES
 from hpabench.scenarios.histogram import LatencyHistogram
 
 ALL_ROUTE = "ALL"
-PERCENTILES: tuple[tuple[str, float], ...] = (
-    ("p50_ms", 50.0),
-    ("p90_ms", 90.0),
-    ("p95_ms", 95.0),
-    ("p99_ms", 99.0),
-    ("p999_ms", 99.9),
-)
-STAT_COLUMNS = (*(name for name, _ in PERCENTILES), "max_ms", "mean_ms")
+PERCENTILES = LATENCY_PERCENTILES
+STAT_COLUMNS = LATENCY_COLUMNS
 
 
 def _number(value: float) -> float | None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpabench import contract
 from hpabench.scenarios.histogram import LatencyHistogram
 from hpabench.scenarios.pacing import behind_flags
 from hpabench.scenarios.recording import STAT_COLUMNS, latency_fields
@@ -38,20 +39,9 @@ from hpabench.scenarios.spec import Scenario
 
 OVERLOAD_CPU = 0.70
 OVERLOAD_WINDOW_S = 3
-CLIENT_COLUMNS = ["ts", "route", "requests", "failures", *STAT_COLUMNS, "hist"]
-LOAD_COLUMNS = [
-    "ts",
-    "stage",
-    "planned_users",
-    "planned_rps",
-    "users",
-    "intended_rps",
-    "achieved_rps",
-    "completed_rps",
-    "dropped_rps",
-    "generator_cpu_max",
-    "generator_overloaded",
-]
+# The contract's columns (hpabench.contract), as lists for pandas.
+CLIENT_COLUMNS = list(contract.CLIENT_COLUMNS)
+LOAD_COLUMNS = list(contract.LOAD_COLUMNS)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

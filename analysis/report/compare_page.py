@@ -23,10 +23,11 @@ import pandas as pd
 from hpabench.analysis.compare import Comparison, Difference, GroupStats, KpiRow, RunRef
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.htmlkit import banner, esc, footer, format_value, page, section, status_badge, table
-from hpabench.analysis.report.run_page import FLAG_TEXT, check_run_dir, write_text_atomic
+from hpabench.analysis.report.run_page import FLAG_TEXT, check_run_dir
 from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.report.summaryview import HEADLINE_KPIS, PHASE_KPIS
 from hpabench.analysis.report.timeline import Panel, Series, render_timeline
+from hpabench.contract import write_text_atomic
 
 GROUP_COLORS = (
     "#2563eb",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
 from hpabench.analysis.rundata import RunData, load_run
 from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
+from hpabench.contract import write_text_atomic
 from hpabench.errors import SpecError, SpecIssue
 
 # Flags a reader must not miss, with what they mean for the numbers in this report.
@@ -268,12 +268,6 @@ def load_run_checked(run_path: Path) -> RunData:
     """`load_run`, with a clear input error when `run_path` is not a run directory."""
     check_run_dir(run_path)
     return load_run(run_path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_run_report(run_path: Path) -> Path:

@@ -19,26 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from hpabench.contract import HPA_COLUMNS
 from hpabench.deploy.hpa.conditions import ABLE_TO_SCALE, SCALING_ACTIVE, SCALING_LIMITED, is_true
 from hpabench.deploy.hpa.core import Decision
 
-COLUMNS = (
-    "ts",
-    "hpa",
-    "current_replicas",
-    "desired_replicas",
-    "raw_recommendation",
-    "stabilized_recommendation",
-    "metrics",
-    "ready_pods",
-    "unready_pods",
-    "missing_pods",
-    "able_to_scale",
-    "scaling_active",
-    "scaling_limited",
-    "reason",
-    "metrics_age_s",
-)
+COLUMNS = HPA_COLUMNS
 INT_COLUMNS = ("current_replicas", "desired_replicas", "raw_recommendation", "stabilized_recommendation")
 
 

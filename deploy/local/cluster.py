@@ -12,7 +12,7 @@ are ready, the app pods; it returns when every pod is ready and HAProxy routes t
 failure, exception or Ctrl-C during `start` tears down everything started and re-raises.
 `stop()` is idempotent and leaves no process, cgroup, port or temp dir behind.
 
-Run directory: `rendered/manifests.yaml`, `events.jsonl` (pod and scale events), `data/pods.jsonl`
+Run directory: `rendered/all.yaml`, `events.jsonl` (pod and scale events), `data/pods.jsonl`
 (one row per pod when it is gone; `data/pods.parquet` at stop), `pods/<pod>/` (logs, PostgreSQL data), `haproxy/`,
 `prometheus/` (config, targets, TSDB). The manifest's `host` gets `cgroup_version` and
 `cgroups_enforced` as actually used.
@@ -28,8 +28,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from hpabench.deploy.local import haproxy
 from hpabench.deploy.local.binaries import check_binaries
@@ -240,10 +238,9 @@ class LocalCluster:
         self._info(f"    local target up in {time.monotonic() - t0:.1f}s")
 
     def _write_rendered(self) -> None:
-        self.run.rendered.mkdir(parents=True, exist_ok=True)
-        path = self.run.rendered / "manifests.yaml"
-        if not path.exists():
-            path.write_text(yaml.safe_dump_all(self.objects, sort_keys=False))
+        from hpabench.deploy.render import write_rendered
+
+        write_rendered(self.run.path, self.objects)
 
     def _setup_cgroups(self) -> None:
         try:

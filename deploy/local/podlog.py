@@ -14,17 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-COLUMNS = (
-    "pod",
-    "deployment",
-    "created_ts",
-    "started_ts",
-    "ready_ts",
-    "deleted_ts",
-    "restarts",
-    "cpu_request_millicores",
-    "cpu_limit_millicores",
-)
+from hpabench.contract import PODS_COLUMNS
+
+COLUMNS = PODS_COLUMNS
 FLOAT_COLUMNS = ("created_ts", "started_ts", "ready_ts", "deleted_ts", "cpu_request_millicores", "cpu_limit_millicores")
 
 

@@ -15,11 +15,12 @@ Storage lives in the run directory. Ready when `GET /-/ready` answers 200.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from hpabench.contract import write_text_atomic
 
 JOB_PROMETHEUS = "prometheus"
 JOB_HAPROXY = "haproxy"
@@ -105,9 +106,7 @@ def targets_document(targets: list[PodTarget], namespace: str) -> list[dict[str,
 
 def write_targets(path: Path, targets: list[PodTarget], namespace: str) -> None:
     """Atomically replace the target file (Prometheus never reads half a file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(targets_document(targets, namespace), indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(targets_document(targets, namespace), indent=1) + "\n")
 
 
 def command(binary: str, config_file: Path, storage: Path, port: int) -> list[str]:
