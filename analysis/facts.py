@@ -92,7 +92,8 @@ class RunFacts:
     def slo(self) -> dict[str, Any]:
         """The run's SLO as recorded in its manifest, defaults filled in; `source`: run|default."""
         run_slo = self.run.slo
-        merged = {**slo_math.DEFAULT_SLO, **{k: v for k, v in run_slo.items() if k in slo_math.DEFAULT_SLO}}
+        known = (*slo_math.DEFAULT_SLO, "p99_ms")
+        merged = {**slo_math.DEFAULT_SLO, **{k: v for k, v in run_slo.items() if k in known}}
         return {**merged, "source": "run" if run_slo else "default"}
 
     def slo_windows(self, window: Window) -> slo_math.SloWindows:

@@ -1,7 +1,7 @@
 """The SLO view: windows in violation, error-budget burn, p95 recovery after load changes.
 
 The SLO is `p95_ms` (client p95 latency bound, ms) and `error_rate` (max failures/requests).
-Defaults when the run defines none: `DEFAULT_SLO` (300 ms, 1 %), reported as such.
+Defaults when the run recorded none: `hpabench.slo.DEFAULT_SLO`, reported as such.
 
 * Windows of `window_s` (default 10 s) tile [0, duration_s). A window with requests is *in
   violation* when its merged-histogram p95 exceeds `p95_ms` or its error ratio exceeds
@@ -24,9 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from hpabench.analysis.latency import ClientHistograms, window_counts, windowed_p95
+from hpabench.slo import DEFAULT_SLO  # one default for the whole suite
+
+__all__ = ["DEFAULT_SLO", "SloWindows", "error_budget_burn", "evaluate_windows", "p95_recovery_s"]
 
 FloatArray = npt.NDArray[np.float64]
-DEFAULT_SLO = {"p95_ms": 300.0, "error_rate": 0.01}
 
 
 @dataclass(frozen=True)

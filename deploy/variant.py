@@ -36,6 +36,7 @@ from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
 from hpabench.deploy.hpa.validate import api_problems
 from hpabench.errors import SpecError, SpecIssue
+from hpabench.slo import Slo
 from hpabench.specio import StrictModel, read_yaml, validate_data
 
 BUILTIN_SOURCE = "<built-in baseline variant>"
@@ -144,13 +145,6 @@ class Networking(StrictModel):
     max_conn_per_pod: int | None = Field(default=None, ge=1, le=100_000)
 
 
-class Slo(StrictModel):
-    """Service-level objective the gate checks: client p95 latency (ms) and error ratio (0..1)."""
-
-    p95_ms: float = Field(default=500.0, gt=0)
-    error_rate: float = Field(default=0.01, ge=0, le=1)
-
-
 class Extras(StrictModel):
     """Optional objects from `deploy/manifests/optional/`, off by default."""
 
@@ -204,7 +198,7 @@ class Variant(StrictModel):
     hpa: HpaKnobs = Field(default_factory=HpaKnobs)
     networking: Networking = Field(default_factory=Networking)
     controller: HpaSettings = Field(default_factory=HpaSettings)
-    slo: Slo = Field(default_factory=Slo)
+    slo: Slo | None = None  # overrides the scenario's SLO field by field (hpabench.slo)
     extras: Extras = Field(default_factory=Extras)
     patches: list[Patch] = Field(default_factory=list)
 

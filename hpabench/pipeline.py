@@ -25,6 +25,7 @@ import httpx
 
 from hpabench import hostinfo
 from hpabench.console import Console
+from hpabench.contract import MANIFEST_SCHEMA_VERSION
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
 from hpabench.rundir import (
     STATUS_COMPLETED,
@@ -33,6 +34,8 @@ from hpabench.rundir import (
     STATUS_RUNNING,
     RunDir,
 )
+from hpabench.slo import ResolvedSlo
+from hpabench.slo import resolve_slo as resolve_slo_fields
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
 
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -175,15 +178,9 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     return _Resolved(scenario, variant, objects, hpa_settings, target)
 
 
-def resolve_slo(scenario: Any, variant: Any) -> dict[str, float]:
-    """The run's SLO: the variant's defaults, then what the scenario declares (what its users
-    expect), then what the variant file sets explicitly (a deliberate override wins)."""
-    slo: dict[str, float] = dict(variant.slo.model_dump())
-    if scenario.slo is not None:
-        slo.update({k: v for k, v in scenario.slo.model_dump().items() if v is not None})
-    if "slo" in variant.model_fields_set:
-        slo.update({k: getattr(variant.slo, k) for k in variant.slo.model_fields_set})
-    return slo
+def resolve_slo(scenario: Any, variant: Any) -> ResolvedSlo:
+    """The run's SLO (the precedence is written down once, in `hpabench.slo`)."""
+    return resolve_slo_fields(scenario.slo, variant.slo)
 
 
 def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
@@ -361,9 +358,11 @@ class Pipeline:
     def execute(self) -> RunOutcome:
         resolved = resolve_inputs(self.options, self.target_factory)
         label = self.options.label or f"{resolved.scenario.name}-{resolved.variant.name}"
+        slo = resolve_slo(resolved.scenario, resolved.variant)
         self.run = run = RunDir.create(self.options.reports_dir, label)
         self.console.info(f"run directory: {run.path}")
         run.update_manifest(
+            schema_version=MANIFEST_SCHEMA_VERSION,
             run_id=run.run_id,
             status=STATUS_RUNNING,
             scenario=resolved.scenario.model_dump(mode="json"),
@@ -375,7 +374,8 @@ class Pipeline:
             hpa_settings=resolved.hpa_settings.model_dump(mode="json"),
             autoscale=self.options.autoscale,
             scrape_interval_s=self.options.scrape_interval_s,
-            slo=resolve_slo(resolved.scenario, resolved.variant),
+            slo=slo.as_manifest(),
+            slo_sources=slo.sources,
             versions=hostinfo.software_versions(),
             git_sha=hostinfo.git_sha(),
             host=hostinfo.host_facts(),

@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from hpabench.slo import Slo
 from hpabench.specio import StrictModel
 
 Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -241,14 +242,6 @@ class Arrivals(StrictModel):
         if self.min_users > self.max_users:
             raise ValueError(f"`min_users` ({self.min_users}) exceeds `max_users` ({self.max_users})")
         return self
-
-
-class Slo(StrictModel):
-    """Service-level objectives the report and gates compare against (all optional)."""
-
-    p95_ms: Annotated[float, Field(gt=0)] | None = None
-    p99_ms: Annotated[float, Field(gt=0)] | None = None
-    error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class Scenario(StrictModel):

@@ -16,11 +16,22 @@ def test_slo_precedence() -> None:
     spike = load_scenario("spike")
     assert spike.slo is not None and spike.slo.p95_ms is not None
     slo = resolve_slo(spike, default_variant())
-    assert slo["p95_ms"] == spike.slo.p95_ms
+    assert slo.p95_ms == spike.slo.p95_ms and slo.sources["p95_ms"] == "scenario"
+    assert slo.p99_ms == spike.slo.p99_ms  # a scenario's p99 bound is kept, not dropped
     explicit = Variant.model_validate({"name": "strict", "slo": {"p95_ms": 123}})
     slo = resolve_slo(spike, explicit)
-    assert slo["p95_ms"] == 123
-    assert slo["error_rate"] == (spike.slo.error_rate if spike.slo.error_rate is not None else 0.01)
+    assert slo.p95_ms == 123 and slo.sources["p95_ms"] == "variant"
+    assert slo.error_rate == (spike.slo.error_rate if spike.slo.error_rate is not None else 0.01)
+    assert slo.as_manifest()["p95_ms"] == 123
+
+
+def test_slo_defaults_when_nobody_declares_one() -> None:
+    from hpabench.slo import DEFAULT_SLO
+    from hpabench.slo import resolve_slo as resolve_slo_fields
+
+    slo = resolve_slo_fields(None, None)
+    assert (slo.p95_ms, slo.error_rate, slo.p99_ms) == (DEFAULT_SLO["p95_ms"], DEFAULT_SLO["error_rate"], None)
+    assert set(slo.sources.values()) == {"default"} and "p99_ms" not in slo.as_manifest()
 
 
 def test_unhonourable_hpa_refused_before_the_run(tmp_path: Path) -> None:
