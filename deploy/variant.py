@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -36,7 +36,7 @@ from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
 from hpabench.deploy.hpa.validate import api_problems
 from hpabench.errors import SpecError, SpecIssue
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import OneLineText, StrictModel, read_yaml, validate_data
 
 BUILTIN_SOURCE = "<built-in baseline variant>"
 LB_ALGORITHMS = ("roundrobin", "leastconn", "random")
@@ -199,7 +199,7 @@ class Variant(StrictModel):
     """A named set of knobs; see the module docstring. `source_file` is where it was read from."""
 
     name: str
-    description: str = ""
+    description: Annotated[OneLineText, Field(max_length=500)] = ""
     web: WebKnobs = Field(default_factory=WebKnobs)
     hpa: HpaKnobs = Field(default_factory=HpaKnobs)
     networking: Networking = Field(default_factory=Networking)
