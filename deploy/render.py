@@ -405,7 +405,7 @@ def postgres_max_connections(statefulset: dict[str, Any] | None) -> int:
     return POSTGRES_DEFAULT_MAX_CONNECTIONS
 
 
-def _is_app_image(image: Any) -> bool:
+def is_app_image(image: Any) -> bool:
     """`hpabench/refapp:0.1.0`, `ghcr.io/x/refapp:1` …: the last path component's repository."""
     if not isinstance(image, str):
         return False
@@ -421,7 +421,7 @@ def _set_image(objects: list[dict[str, Any]], image: str) -> int:
             continue
         for key in ("initContainers", "containers"):
             for container in pod_spec.get(key) or []:
-                if _is_app_image(container.get("image")):
+                if is_app_image(container.get("image")):
                     container["image"] = image
                     replaced += 1
     return replaced

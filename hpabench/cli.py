@@ -15,17 +15,26 @@ from pathlib import Path
 
 from hpabench import __version__
 from hpabench.console import Console
-from hpabench.errors import EXIT_INVALID_INPUT, EXIT_OK, HpabenchError, RunInterrupted
+from hpabench.errors import (
+    EXIT_INVALID_INPUT,
+    EXIT_OK,
+    EXIT_TOOL_ERROR,
+    HpabenchError,
+    RunInterrupted,
+    SpecError,
+    SpecIssue,
+)
+from hpabench.inputfile import check_output_file, require_outputs
 from hpabench.pipeline import DEFAULT_REPORTS_DIR
+from hpabench.termtext import escape_controls
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
     objects = render_objects(args.variant, args.image)
-    if args.validate:
+    if args.validate is not None:
         from hpabench.deploy.validate import validate_objects
-        from hpabench.errors import SpecError
 
         issues = validate_objects(objects, args.validate, str(args.variant or "deploy/manifests"))
         if issues:
@@ -40,14 +49,14 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
     if args.action == "show":
         if not args.name:
-            raise HpabenchError("usage: hpabench scenarios show NAME")
+            raise SpecError(SpecIssue("scenarios show", "NAME", "missing: give a catalogue name or a YAML path"))
         scenario = load_scenario(args.name)
-        print(format_planned_table(scenario, args.time_scale, args.step_s))
+        print(escape_controls(format_planned_table(scenario, args.time_scale, args.step_s)))
         return EXIT_OK
     rows = list_scenarios()
     width = max((len(name) for name, _ in rows), default=0)
     for name, description in rows:
-        print(f"{name:<{width}}  {description}")
+        print(escape_controls(f"{name:<{width}}  {description}"))
     return EXIT_OK
 
 
@@ -68,6 +77,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         image=args.image,
         label=args.label,
     )
+    if args.dry_run:
+        from hpabench.pipeline import dry_run
+
+        print(dry_run(options))
+        return EXIT_OK
     outcome = run_benchmark(options, Console())
     print(json.dumps({"run": str(outcome.run_path), "status": outcome.status, "flags": list(outcome.flags)}))
     return outcome.exit_code
@@ -82,8 +96,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from hpabench.analysis.report import write_compare_report
+    from hpabench.analysis.runcheck import check_run_dir
 
     out = args.out or (args.reports_dir / "compare.html")
+    require_outputs(check_output_file(out, "--out"))
+    console = Console()
+    for run in args.runs:
+        for warning in check_run_dir(run, summary_suffices=True).warnings():
+            console.warn(warning)
     path = write_compare_report(list(args.runs), out)
     print(path)
     return EXIT_OK
@@ -92,18 +112,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_gate(args: argparse.Namespace) -> int:
     from hpabench.analysis.gate import gate, write_junit, write_markdown
 
+    outputs = [(args.junit, "--junit"), (args.markdown, "--markdown")]
+    require_outputs(
+        [issue for path, option in outputs if path is not None for issue in check_output_file(path, option)]
+    )
     result = gate(args.run, args.baseline, args.thresholds)
     if args.junit:
         write_junit(result, args.junit)
     if args.markdown:
         write_markdown(result, args.markdown)
-    print(result.describe() if hasattr(result, "describe") else result)
+    print(escape_controls(result.describe()))
     return int(result.exit_code)
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
     from hpabench.analysis.baseline import make_baseline, write_baseline
 
+    require_outputs(check_output_file(args.out, "--out"))
     baseline = make_baseline(list(args.runs))
     write_baseline(baseline, args.out)
     print(args.out)
@@ -187,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
     p.add_argument("--scrape-interval-s", type=float, default=5.0)
     p.add_argument("--label", help="run directory label (default: <scenario>-<variant>)")
+    p.add_argument("--dry-run", action="store_true", help="check every input, print the plan, start nothing")
     reports_dir(p)
     p.set_defaults(func=_cmd_run)
 
@@ -234,13 +260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HpabenchError as exc:
-        print(f"hpabench: error: {exc}", file=sys.stderr)
+        print(escape_controls(f"hpabench: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hpabench: interrupted", file=sys.stderr)
         return RunInterrupted.exit_code
     except BrokenPipeError:  # `hpabench render | head`
         return EXIT_OK
+    except OSError as exc:  # a file system refusal the input checks could not foresee (a race, a full disk)
+        print(escape_controls(f"hpabench: error: {exc}"), file=sys.stderr)
+        return EXIT_TOOL_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

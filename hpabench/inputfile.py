@@ -7,8 +7,9 @@ Contract:
   is checked before opening, and the file is opened non-blocking and checked again) and never
   reads more than `max_bytes + 1` bytes, so a file growing while read cannot exhaust memory.
 - `read_input_text(...)` also requires UTF-8 and names the byte offset of the first bad byte.
-- `read_input_json(...)` parses one JSON document strictly: duplicate keys, NaN/Infinity and
-  nesting deeper than `MAX_DEPTH` are refused with the file and the problem.
+- `read_input_json(...)` parses one JSON document strictly: duplicate keys and nesting deeper
+  than `MAX_DEPTH` are refused with the file and the problem. `NaN`/`Infinity` literals parse
+  (Python's json writes them), so the model validating the data can name their field path.
 - `check_output_file(path, option)` / `check_output_dir(path, option)` return the issues that
   would make writing there fail (a directory where a file goes, a file where a directory goes or
   among the parents, a read-only parent) so commands refuse *before* doing any work.
@@ -108,10 +109,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def depth_of(data: Any, limit: int = MAX_DEPTH) -> int:
     """Nesting depth of lists/dicts in `data`, counted iteratively (stops once past `limit`)."""
     deepest = 0
@@ -131,7 +128,7 @@ def depth_of(data: Any, limit: int = MAX_DEPTH) -> int:
 def parse_json_text(text: str, file: str, what: str = "file") -> Any:
     """One strict JSON document from `text` (see `read_input_json`)."""
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise SpecError(SpecIssue(file, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")) from None
     except ValueError as exc:
@@ -159,9 +156,9 @@ def _existing_ancestor(path: Path) -> Path:
 def _parent_issues(path: Path, option: str) -> list[SpecIssue]:
     ancestor = _existing_ancestor(path)
     if ancestor.exists() and not ancestor.is_dir():
-        return [SpecIssue(option, str(path), f"cannot be created: {ancestor} is a file, not a directory")]
+        return [SpecIssue(str(path), option, f"cannot be created: {ancestor} is a file, not a directory")]
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        return [SpecIssue(option, str(path), f"cannot be created: {ancestor} is not writable")]
+        return [SpecIssue(str(path), option, f"cannot be created: {ancestor} is not writable")]
     return []
 
 
@@ -169,14 +166,14 @@ def check_output_file(path: str | Path, option: str) -> list[SpecIssue]:
     """Why a file could not be written at `path` (given by `option`); empty when it can."""
     target = Path(path)
     if str(path) == "":
-        return [SpecIssue(option, "", "is empty; give a file name")]
+        return [SpecIssue("command line", option, "is empty; give a file name")]
     if target.is_dir():
-        return [SpecIssue(option, str(target), "is a directory; give a file name")]
+        return [SpecIssue(str(target), option, "is a directory; give a file name")]
     if target.exists():
         if not target.is_file():
-            return [SpecIssue(option, str(target), "exists and is not a regular file")]
+            return [SpecIssue(str(target), option, "exists and is not a regular file")]
         if not os.access(target, os.W_OK):
-            return [SpecIssue(option, str(target), "exists and is not writable")]
+            return [SpecIssue(str(target), option, "exists and is not writable")]
         return []
     return _parent_issues(target.absolute(), option)
 
@@ -185,12 +182,12 @@ def check_output_dir(path: str | Path, option: str) -> list[SpecIssue]:
     """Why a directory could not be used or created at `path` (given by `option`); empty when it can."""
     target = Path(path)
     if str(path) == "":
-        return [SpecIssue(option, "", "is empty; give a directory")]
+        return [SpecIssue("command line", option, "is empty; give a directory")]
     if target.exists():
         if not target.is_dir():
-            return [SpecIssue(option, str(target), "exists and is not a directory")]
+            return [SpecIssue(str(target), option, "exists and is not a directory")]
         if not os.access(target, os.W_OK | os.X_OK):
-            return [SpecIssue(option, str(target), "is not writable")]
+            return [SpecIssue(str(target), option, "is not writable")]
         return []
     return _parent_issues(target.absolute(), option)
 
