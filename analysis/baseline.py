@@ -36,7 +36,7 @@ from hpabench.analysis.stats import summarize
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.inputfile import read_input_json
 from hpabench.rundir import write_json_atomic
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import FormatVersion1, StrictModel, read_yaml, validate_data
 
 KIND = "hpabench-baseline"
 VERSION = 1
@@ -63,7 +63,7 @@ class BaselineRun(StrictModel):
 
 class BaselineFile(StrictModel):
     kind: Literal["hpabench-baseline"]
-    version: Literal[1]
+    version: FormatVersion1
     created_at: float | None = None
     scenario: str
     variant: str = ""

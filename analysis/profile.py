@@ -24,13 +24,12 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator
 
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.promqlcheck import promql_problem
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import FormatVersion1, StrictModel, read_yaml, validate_data
 
 DEFAULT_PROFILE = Path(__file__).with_name("profiles") / "default.yaml"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -48,7 +47,7 @@ class MetricQuery(StrictModel):
 class MetricProfile(StrictModel):
     """A validated profile. `variables` values are strings after validation."""
 
-    version: Literal[1] = 1
+    version: FormatVersion1 = 1
     variables: dict[str, str] = Field(default_factory=dict)
     queries: list[MetricQuery] = Field(min_length=1)
 

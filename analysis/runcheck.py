@@ -163,7 +163,9 @@ def check_run_dir(path: Path, *, summary_suffices: bool = False) -> RunCheck:
     if not path.is_dir():
         raise SpecError(SpecIssue(str(path), "", "is not a run directory (it is a file)"))
     manifest_file = path / MANIFEST
-    if not manifest_file.exists() and summary_suffices and (path / SUMMARY).exists():
+    run_files = ("data", "rendered", EVENTS)
+    archived = (path / SUMMARY).exists() and not any((path / name).exists() for name in run_files)
+    if not manifest_file.exists() and summary_suffices and archived:
         return _summary_only(path)
     if not manifest_file.exists():
         raise SpecError(SpecIssue(str(path), "", f"is not a run directory (no {MANIFEST})"))

@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from hpabench.deploy.apirules import quantity_problem
 from hpabench.deploy.hpa.quantity import parse_quantity
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
@@ -64,9 +65,10 @@ class ResourceList(StrictModel):
     def _quantity(cls, value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValueError("must be a Kubernetes quantity such as 250m, 0.5, 128Mi")
-        parsed = parse_quantity(value)  # ValueError names the problem
+        problem = quantity_problem(value)  # the bounds an API server enforces
+        if problem:
+            raise ValueError(problem)
+        parsed = parse_quantity(value)
         if parsed.value <= 0:
             raise ValueError("must be positive")
         return parsed.text

@@ -29,6 +29,13 @@ from hpabench.pipeline import DEFAULT_REPORTS_DIR
 from hpabench.termtext import escape_controls
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one is a usage error (Path("") would silently mean ".")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
@@ -183,10 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text)
 
     def reports_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--reports-dir", type=Path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
+        p.add_argument("--reports-dir", type=_path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
 
     def variant_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--variant", type=Path, help="variant YAML (default: the baseline)")
+        p.add_argument("--variant", type=_path, help="variant YAML (default: the baseline)")
         p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
 
     p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
@@ -207,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="local", help="where to deploy: local (default, this machine) or k8s")
     p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
     p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
-    p.add_argument("--locustfile", type=Path, help="your own locustfile (User classes + LoadTestShape)")
+    p.add_argument("--locustfile", type=_path, help="your own locustfile (User classes + LoadTestShape)")
     p.add_argument("--allow-external-target", action="store_true", help="allow load to non-loopback hosts")
     p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
     p.add_argument("--scrape-interval-s", type=float, default=5.0)
@@ -217,26 +224,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = add("report", "(re)build summary.json and report.html of a run directory, offline")
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=_path)
     p.set_defaults(func=_cmd_report)
 
     p = add("compare", "side-by-side report of several runs (repeats of a variant are grouped)")
-    p.add_argument("runs", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, help="output HTML (default: reports/compare.html)")
+    p.add_argument("runs", type=_path, nargs="+")
+    p.add_argument("--out", type=_path, help="output HTML (default: reports/compare.html)")
     reports_dir(p)
     p.set_defaults(func=_cmd_compare)
 
     p = add("gate", "check a run against a baseline and thresholds (exit 3 on failure)")
-    p.add_argument("run", type=Path)
-    p.add_argument("--baseline", type=Path, required=True)
-    p.add_argument("--thresholds", type=Path)
-    p.add_argument("--junit", type=Path)
-    p.add_argument("--markdown", type=Path)
+    p.add_argument("run", type=_path)
+    p.add_argument("--baseline", type=_path, required=True)
+    p.add_argument("--thresholds", type=_path)
+    p.add_argument("--junit", type=_path)
+    p.add_argument("--markdown", type=_path)
     p.set_defaults(func=_cmd_gate)
 
     p = add("baseline", "write a baseline file from one or more runs")
-    p.add_argument("runs", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("runs", type=_path, nargs="+")
+    p.add_argument("--out", type=_path, required=True)
     p.set_defaults(func=_cmd_baseline)
 
     for name, help_text, func in (

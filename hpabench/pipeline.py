@@ -157,7 +157,8 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     variant = preflight.collect(issues, load_variant, options.variant) if options.variant else default_variant()
     if options.locustfile is not None:
         issues += locustfile_issues(options.locustfile)
-    issues += preflight.profile_issues(rate_window_variables(options.scrape_interval_s))
+    scrape_s = options.scrape_interval_s if not cliinput.scrape_interval_issues(options.scrape_interval_s) else 5.0
+    issues += preflight.profile_issues(rate_window_variables(scrape_s))
     if issues or scenario is None or variant is None:
         raise SpecError(issues, headline="invalid input (nothing was started):")
     objects = render(variant, image=options.image)

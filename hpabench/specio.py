@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.inputfile import MAX_SPEC_BYTES, read_input_text
@@ -37,6 +37,17 @@ def one_line_text(value: str) -> str:
 
 
 OneLineText = Annotated[str, AfterValidator(one_line_text)]
+
+
+def _not_bool(value: Any) -> Any:
+    # Literal[1] compares by equality, and True == 1: a YAML `version: true` must not pass.
+    if isinstance(value, bool):
+        raise ValueError(f"must be the number 1, not the boolean {str(value).lower()}")
+    return value
+
+
+FormatVersion1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
+"""The `version: 1` field of a versioned file format."""
 
 
 class StrictModel(BaseModel):

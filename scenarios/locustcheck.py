@@ -66,6 +66,7 @@ def _syntax_issues(text: str, file: str) -> list[SpecIssue]:
 
 
 def _import_in_child(path: Path, timeout_s: float) -> dict[str, object] | SpecIssue:
+    """The child's findings, or an issue when it timed out or died without reporting."""
     file = str(path)
     try:
         completed = subprocess.run(
@@ -91,8 +92,10 @@ def _import_in_child(path: Path, timeout_s: float) -> dict[str, object] | SpecIs
     return SpecIssue(file, "", f"importing it ended the interpreter (exit {completed.returncode}): {tail[0][:300]}")
 
 
-def locustfile_issues(path: Path, timeout_s: float = IMPORT_TIMEOUT_S) -> list[SpecIssue]:
-    """Every reason the locustfile at `path` cannot drive a run (see the module docstring)."""
+def locustfile_issues(path: Path, timeout_s: float | None = None) -> list[SpecIssue]:
+    """Every reason the locustfile at `path` cannot drive a run (see the module docstring);
+    `timeout_s` defaults to IMPORT_TIMEOUT_S (read at call time, so tests can shorten it)."""
+    timeout_s = IMPORT_TIMEOUT_S if timeout_s is None else timeout_s
     path = Path(path).absolute()
     file = str(path)
     try:
