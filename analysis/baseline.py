@@ -22,7 +22,6 @@ as a baseline (`load_baseline(run_dir)`).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -32,10 +31,12 @@ from pydantic import Field
 
 from hpabench.analysis.compare import load_summary
 from hpabench.analysis.kpi import entry_value
+from hpabench.analysis.runcheck import check_run_dir, summary_issues
 from hpabench.analysis.stats import summarize
 from hpabench.errors import SpecError, SpecIssue
+from hpabench.inputfile import read_input_json
 from hpabench.rundir import write_json_atomic
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import FormatVersion1, StrictModel, read_yaml, validate_data
 
 KIND = "hpabench-baseline"
 VERSION = 1
@@ -62,7 +63,7 @@ class BaselineRun(StrictModel):
 
 class BaselineFile(StrictModel):
     kind: Literal["hpabench-baseline"]
-    version: Literal[1]
+    version: FormatVersion1
     created_at: float | None = None
     scenario: str
     variant: str = ""
@@ -105,8 +106,11 @@ def make_baseline(run_paths: list[Path]) -> dict[str, Any]:
     """A baseline dict (the file format above) from the runs at `run_paths`."""
     if not run_paths:
         raise SpecError(SpecIssue("baseline", "runs", "no run directories given"))
+    issues = [issue for p in run_paths for issue in check_run_dir(Path(p), summary_suffices=True).damage]
+    if issues:
+        raise SpecError(issues, headline="cannot make a baseline: run data is damaged")
     summaries = [(Path(p), load_summary(Path(p))) for p in run_paths]
-    issues = []
+    issues += [issue for p, s in summaries for issue in summary_issues(s, str(p / "summary.json"))]
     scenarios = {str(s.get("scenario")) for _, s in summaries}
     if len(scenarios) > 1:
         issues.append(SpecIssue("baseline", "runs", f"runs of different scenarios: {', '.join(sorted(scenarios))}"))
@@ -164,12 +168,7 @@ def load_baseline(path: Path) -> BaselineFile:
     elif path.suffix in (".yaml", ".yml"):
         data = read_yaml(path)
     else:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(SpecIssue(str(path), "", "file not found")) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SpecError(SpecIssue(str(path), "", f"invalid JSON: {exc}")) from None
+        data = read_input_json(path, what="baseline file")
     if isinstance(data, dict) and data.get("kind") != KIND:
         raise SpecError(SpecIssue(str(path), "kind", f"not an hpabench baseline (kind must be {KIND!r})"))
     return validate_data(BaselineFile, data, str(path))

@@ -2,7 +2,9 @@
 
 `gate(run_path, baseline_path, thresholds_path=None)` never raises on a breach: it returns a
 `GateResult` whose `exit_code` is 0 (every threshold passed), 3 (a threshold failed) or 1 (the
-run did not complete, so there is nothing trustworthy to gate). Invalid input — a missing run,
+run did not complete, or measured none of the gated KPIs: nothing trustworthy to gate). A run
+whose files are damaged or whose summary breaks the contract's types (a KPI value `"fast"`) is
+refused with `SpecError` (exit 2) naming the file: it can never come out as a regression. Invalid input — a missing run,
 an invalid baseline or thresholds file, a threshold naming a KPI no summary has, a baseline of
 another scenario — raises `SpecError` (exit 2), as the CLI convention wants.
 
@@ -21,8 +23,10 @@ from typing import Any
 
 from hpabench.analysis.baseline import BaselineFile, BaselineKpi, load_baseline
 from hpabench.analysis.compare import load_summary
+from hpabench.analysis.runcheck import check_run_dir, summary_issues
 from hpabench.analysis.thresholds import Check, Threshold, evaluate, load_thresholds
 from hpabench.errors import EXIT_OK, EXIT_THRESHOLDS_FAILED, EXIT_TOOL_ERROR, SpecError, SpecIssue
+from hpabench.rundir import SUMMARY
 
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️"}
 
@@ -102,7 +106,13 @@ def gate(run_path: Path, baseline_path: Path, thresholds_path: Path | None = Non
     """Gate the run at `run_path` (see the module docstring)."""
     started = time.monotonic()
     run_path, baseline_path = Path(run_path), Path(baseline_path)
+    damage = check_run_dir(run_path, summary_suffices=True).damage
+    if damage:
+        raise SpecError(list(damage), headline="cannot judge this run: its data is damaged")
     summary = load_summary(run_path)
+    shape = summary_issues(summary, str(run_path / SUMMARY))
+    if shape:
+        raise SpecError(shape, headline="cannot judge this run: its summary breaks the contract")
     baseline = load_baseline(baseline_path)
     thresholds = load_thresholds(thresholds_path)
     source = str(thresholds_path) if thresholds_path is not None else "default thresholds"
@@ -134,7 +144,10 @@ def gate(run_path: Path, baseline_path: Path, thresholds_path: Path | None = Non
     if suspect:
         warnings.append(f"measurement flags: {', '.join(suspect)} — numbers may not reflect the system")
     run_status = str(summary.get("status"))
-    if run_status != "completed":
+    measured = [c for c in checks if c.actual is not None]
+    if run_status == "completed" and not measured:
+        warnings.append("the run measured none of the gated KPIs: nothing to judge (not a regression)")
+    if run_status != "completed" or not measured:
         exit_code = EXIT_TOOL_ERROR
     elif any(c.outcome == "fail" for c in checks):
         exit_code = EXIT_THRESHOLDS_FAILED

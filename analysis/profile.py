@@ -15,6 +15,8 @@ queries:
 `load_profile(path)` validates strictly (unknown keys, duplicate names, placeholders without a
 variable — every problem at once, with file and field path) and raises `SpecError`.
 `render_queries(profile, overrides)` substitutes the variables (`$$` is a literal `$`).
+`promql_issues(profile, overrides, file)` parses every substituted query as PromQL: `run` calls
+it before anything starts (collection itself records a refused query and goes on).
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator
 
 from hpabench.errors import SpecError, SpecIssue
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.promqlcheck import promql_problem
+from hpabench.specio import FormatVersion1, StrictModel, read_yaml, validate_data
 
 DEFAULT_PROFILE = Path(__file__).with_name("profiles") / "default.yaml"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -45,7 +47,7 @@ class MetricQuery(StrictModel):
 class MetricProfile(StrictModel):
     """A validated profile. `variables` values are strings after validation."""
 
-    version: Literal[1] = 1
+    version: FormatVersion1 = 1
     variables: dict[str, str] = Field(default_factory=dict)
     queries: list[MetricQuery] = Field(min_length=1)
 
@@ -96,6 +98,22 @@ def _check(profile: MetricProfile, file: str) -> list[SpecIssue]:
     for name in profile.variables:
         if not name.isidentifier():
             issues.append(SpecIssue(file, f"variables.{name}", "variable names must be identifiers"))
+    return issues
+
+
+def promql_issues(profile: MetricProfile, overrides: Mapping[str, str], file: str) -> list[SpecIssue]:
+    """Every query of `profile` that is not valid PromQL once its placeholders are substituted."""
+    values = {**profile.variables, **{k: str(v) for k, v in overrides.items()}}
+    issues = []
+    for index, query in enumerate(profile.queries):
+        try:
+            text = string.Template(query.query).substitute(values)
+        except (KeyError, ValueError) as exc:
+            issues.append(SpecIssue(file, f"queries.{index}.query", f"cannot substitute: {exc}"))
+            continue
+        problem = promql_problem(text)
+        if problem:
+            issues.append(SpecIssue(file, f"queries.{index}.query", problem))
     return issues
 
 

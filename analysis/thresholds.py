@@ -38,7 +38,7 @@ from pydantic import Field
 
 from hpabench.analysis import catalogue
 from hpabench.errors import SpecError, SpecIssue
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import FormatVersion1, StrictModel, read_yaml, validate_data
 
 Op = Literal["<", "<=", ">", ">="]
 Mode = Literal["absolute", "relative", "delta"]
@@ -67,7 +67,7 @@ class ThresholdSpec(StrictModel):
 
 
 class ThresholdFile(StrictModel):
-    version: Literal[1] = 1
+    version: FormatVersion1 = 1
     # Entries are validated one by one in `parse_thresholds`, so errors name `thresholds.N.field`.
     thresholds: list[str | dict[str, Any]] = Field(min_length=1)
 
@@ -129,6 +129,8 @@ def parse_value(raw: float | str) -> tuple[Mode, float]:
     if match is None:
         raise ValueError(f"{raw!r} is not a number, a delta like +5 or a percentage like +10%")
     number = float(text.rstrip("%").lstrip("+"))
+    if not math.isfinite(number):
+        raise ValueError(f"{raw!r} must be a finite number")
     if match.group("pct"):
         if not match.group("sign"):
             raise ValueError(f"{raw!r}: write relative thresholds with a sign (+10% or -10%)")

@@ -26,6 +26,8 @@ import yaml
 from hpabench.contract import RENDERED_OBJECTS, write_text_atomic
 from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 from hpabench.errors import SpecError, SpecIssue
+from hpabench.inputfile import read_input_text
+from hpabench.yamlstrict import parse_yaml_all
 
 MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 OPTIONAL_FILES = {"networkpolicy": "networkpolicy.yaml", "pdb": "pdb.yaml"}
@@ -60,14 +62,7 @@ def load_manifests(paths: Iterable[Path]) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for path in paths:
         file = str(path)
-        try:
-            documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise SpecError(SpecIssue(file, "", f"cannot be read: {exc.strerror}")) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            raise SpecError(SpecIssue(file, where, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")) from None
+        documents = parse_yaml_all(read_input_text(path, what="manifest file"), file)
         issues = []
         for index, doc in enumerate(documents):
             if doc is None:
@@ -411,7 +406,7 @@ def postgres_max_connections(statefulset: dict[str, Any] | None) -> int:
     return POSTGRES_DEFAULT_MAX_CONNECTIONS
 
 
-def _is_app_image(image: Any) -> bool:
+def is_app_image(image: Any) -> bool:
     """`hpabench/refapp:0.1.0`, `ghcr.io/x/refapp:1` …: the last path component's repository."""
     if not isinstance(image, str):
         return False
@@ -427,7 +422,7 @@ def _set_image(objects: list[dict[str, Any]], image: str) -> int:
             continue
         for key in ("initContainers", "containers"):
             for container in pod_spec.get(key) or []:
-                if _is_app_image(container.get("image")):
+                if is_app_image(container.get("image")):
                     container["image"] = image
                     replaced += 1
     return replaced

@@ -7,7 +7,9 @@ or a missing `kubernetes-validate` package (HpabenchError with the install comma
 
 1. Schema: the strict JSON schemas (unknown fields refused) that the `kubernetes-validate`
    package ships for each Kubernetes minor version, every violation reported, not just the first.
-2. Semantics: a workload's selector matches its own pod template labels; a Service selects some
+2. API-server rules the schemas do not encode (`deploy/apirules.py`): bounds of replicas and
+   ports, name/label/annotation syntax, resource quantities.
+3. Semantics: a workload's selector matches its own pod template labels; a Service selects some
    pod template and its named targetPorts exist there; an HPA's scaleTargetRef and a PDB's or
    NetworkPolicy's pod selector point at something rendered; every env `configMapKeyRef` /
    `secretKeyRef` and `envFrom` source resolves (unless `optional`); probes' named ports exist;
@@ -23,6 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from hpabench.deploy.apirules import api_rule_issues
 from hpabench.errors import HpabenchError, SpecError, SpecIssue
 
 SUPPORTED_K8S_VERSIONS = ("1.31", "1.33", "1.35")
@@ -51,7 +54,11 @@ def _schema_dir(k8s_version: str) -> Any:
     supported = ", ".join(SUPPORTED_K8S_VERSIONS)
     if version not in SUPPORTED_K8S_VERSIONS:
         raise SpecError(
-            [], headline=f"Kubernetes {k8s_version} is not supported for validation (supported: {supported})"
+            SpecIssue(
+                "command line",
+                "--validate",
+                f"Kubernetes {k8s_version or '(empty)'} is not supported for validation (supported: {supported})",
+            )
         )
     if not folder.is_dir():
         raise HpabenchError(
@@ -137,7 +144,7 @@ def _selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
     return True
 
 
-def _pod_templates(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def pod_templates(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(workload, pod template) for every workload object."""
     for obj in objects:
         template = (obj.get("spec") or {}).get("template") if obj.get("kind") in WORKLOAD_KINDS else None
@@ -149,7 +156,7 @@ def _template_labels(template: dict[str, Any]) -> dict[str, Any]:
     return (template.get("metadata") or {}).get("labels") or {}
 
 
-def _containers(template: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def template_containers(template: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
     spec = template.get("spec") or {}
     for key in ("initContainers", "containers"):
         for index, container in enumerate(spec.get(key) or []):
@@ -171,7 +178,7 @@ class _Semantics:
 
     def run(self) -> list[SpecIssue]:
         self.duplicates()
-        for workload, template in _pod_templates(self.objects):
+        for workload, template in pod_templates(self.objects):
             self.workload(workload, template)
         for obj in self.objects:
             kind = obj.get("kind")
@@ -202,7 +209,7 @@ class _Semantics:
             self.add(
                 workload, "spec.selector", "does not match the pod template's labels (spec.template.metadata.labels)"
             )
-        for key, index, container in _containers(template):
+        for key, index, container in template_containers(template):
             where = f"spec.template.spec.{key}.{index}"
             self.env_refs(workload, container, where)
             port_names = {p.get("name") for p in container.get("ports") or [] if isinstance(p, dict)}
@@ -243,7 +250,7 @@ class _Semantics:
             return  # a selector-less Service has manually managed endpoints
         matched = [
             template
-            for _, template in _pod_templates(self.objects)
+            for _, template in pod_templates(self.objects)
             if _selector_matches({"matchLabels": selector}, _template_labels(template))
         ]
         if not matched:
@@ -252,7 +259,7 @@ class _Semantics:
         port_names = {
             port.get("name")
             for template in matched
-            for _, _, container in _containers(template)
+            for _, _, container in template_containers(template)
             for port in container.get("ports") or []
             if isinstance(port, dict)
         }
@@ -278,7 +285,7 @@ class _Semantics:
             )
 
     def selects_pods(self, obj: dict[str, Any], selector: Any, path: str) -> None:
-        if not any(_selector_matches(selector, _template_labels(t)) for _, t in _pod_templates(self.objects)):
+        if not any(_selector_matches(selector, _template_labels(t)) for _, t in pod_templates(self.objects)):
             self.add(obj, path, "selects no pod template among the objects")
 
     def no_credentials(self, configmap: dict[str, Any]) -> None:
@@ -301,4 +308,4 @@ def validate_objects(objects: list[dict[str, Any]], k8s_version: str, source: st
             issues.append(SpecIssue(source, "?/?", "is not a Kubernetes object (a mapping)"))
             continue
         issues += schema_issues(obj, k8s_version, source)
-    return issues + semantic_issues(objects, source)
+    return issues + api_rule_issues(objects, source) + semantic_issues(objects, source)

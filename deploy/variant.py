@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from hpabench.deploy.apirules import quantity_problem
 from hpabench.deploy.hpa.quantity import parse_quantity
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
 from hpabench.deploy.hpa.validate import api_problems
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.slo import Slo
-from hpabench.specio import StrictModel, read_yaml, validate_data
+from hpabench.specio import OneLineText, StrictModel, read_yaml, validate_data
 
 BUILTIN_SOURCE = "<built-in baseline variant>"
 LB_ALGORITHMS = ("roundrobin", "leastconn", "random")
@@ -65,9 +66,10 @@ class ResourceList(StrictModel):
     def _quantity(cls, value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValueError("must be a Kubernetes quantity such as 250m, 0.5, 128Mi")
-        parsed = parse_quantity(value)  # ValueError names the problem
+        problem = quantity_problem(value)  # the bounds an API server enforces
+        if problem:
+            raise ValueError(problem)
+        parsed = parse_quantity(value)
         if parsed.value <= 0:
             raise ValueError("must be positive")
         return parsed.text
@@ -193,7 +195,7 @@ class Variant(StrictModel):
     """A named set of knobs; see the module docstring. `source_file` is where it was read from."""
 
     name: str
-    description: str = ""
+    description: Annotated[OneLineText, Field(max_length=500)] = ""
     web: WebKnobs = Field(default_factory=WebKnobs)
     hpa: HpaKnobs = Field(default_factory=HpaKnobs)
     networking: Networking = Field(default_factory=Networking)

@@ -15,17 +15,33 @@ from pathlib import Path
 
 from hpabench import __version__
 from hpabench.console import Console
-from hpabench.errors import EXIT_INVALID_INPUT, EXIT_OK, HpabenchError, RunInterrupted
+from hpabench.errors import (
+    EXIT_INVALID_INPUT,
+    EXIT_OK,
+    EXIT_TOOL_ERROR,
+    HpabenchError,
+    RunInterrupted,
+    SpecError,
+    SpecIssue,
+)
+from hpabench.inputfile import check_output_file, require_outputs
 from hpabench.pipeline import DEFAULT_REPORTS_DIR
+from hpabench.termtext import escape_controls
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is a usage error (Path("") would silently mean ".")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
     objects = render_objects(args.variant, args.image)
-    if args.validate:
+    if args.validate is not None:
         from hpabench.deploy.validate import validate_objects
-        from hpabench.errors import SpecError
 
         issues = validate_objects(objects, args.validate, str(args.variant or "deploy/manifests"))
         if issues:
@@ -40,14 +56,14 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
     if args.action == "show":
         if not args.name:
-            raise HpabenchError("usage: hpabench scenarios show NAME")
+            raise SpecError(SpecIssue("scenarios show", "NAME", "missing: give a catalogue name or a YAML path"))
         scenario = load_scenario(args.name)
-        print(format_planned_table(scenario, args.time_scale, args.step_s))
+        print(escape_controls(format_planned_table(scenario, args.time_scale, args.step_s)))
         return EXIT_OK
     rows = list_scenarios()
     width = max((len(name) for name, _ in rows), default=0)
     for name, description in rows:
-        print(f"{name:<{width}}  {description}")
+        print(escape_controls(f"{name:<{width}}  {description}"))
     return EXIT_OK
 
 
@@ -68,6 +84,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         image=args.image,
         label=args.label,
     )
+    if args.dry_run:
+        from hpabench.pipeline import dry_run
+
+        print(dry_run(options))
+        return EXIT_OK
     outcome = run_benchmark(options, Console())
     print(json.dumps({"run": str(outcome.run_path), "status": outcome.status, "flags": list(outcome.flags)}))
     return outcome.exit_code
@@ -82,8 +103,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from hpabench.analysis.report import write_compare_report
+    from hpabench.analysis.runcheck import check_run_dir
 
     out = args.out or (args.reports_dir / "compare.html")
+    require_outputs(check_output_file(out, "--out"))
+    console = Console()
+    for run in args.runs:
+        for warning in check_run_dir(run, summary_suffices=True).warnings():
+            console.warn(warning)
     path = write_compare_report(list(args.runs), out)
     print(path)
     return EXIT_OK
@@ -92,18 +119,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_gate(args: argparse.Namespace) -> int:
     from hpabench.analysis.gate import gate, write_junit, write_markdown
 
+    outputs = [(args.junit, "--junit"), (args.markdown, "--markdown")]
+    require_outputs(
+        [issue for path, option in outputs if path is not None for issue in check_output_file(path, option)]
+    )
     result = gate(args.run, args.baseline, args.thresholds)
     if args.junit:
         write_junit(result, args.junit)
     if args.markdown:
         write_markdown(result, args.markdown)
-    print(result.describe() if hasattr(result, "describe") else result)
+    print(escape_controls(result.describe()))
     return int(result.exit_code)
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
     from hpabench.analysis.baseline import make_baseline, write_baseline
 
+    require_outputs(check_output_file(args.out, "--out"))
     baseline = make_baseline(list(args.runs))
     write_baseline(baseline, args.out)
     print(args.out)
@@ -158,10 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text)
 
     def reports_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--reports-dir", type=Path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
+        p.add_argument("--reports-dir", type=_path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
 
     def variant_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--variant", type=Path, help="variant YAML (default: the baseline)")
+        p.add_argument("--variant", type=_path, help="variant YAML (default: the baseline)")
         p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
 
     p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
@@ -182,35 +214,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="local", help="where to deploy: local (default, this machine) or k8s")
     p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
     p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
-    p.add_argument("--locustfile", type=Path, help="your own locustfile (User classes + LoadTestShape)")
+    p.add_argument("--locustfile", type=_path, help="your own locustfile (User classes + LoadTestShape)")
     p.add_argument("--allow-external-target", action="store_true", help="allow load to non-loopback hosts")
     p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
     p.add_argument("--scrape-interval-s", type=float, default=5.0)
     p.add_argument("--label", help="run directory label (default: <scenario>-<variant>)")
+    p.add_argument("--dry-run", action="store_true", help="check every input, print the plan, start nothing")
     reports_dir(p)
     p.set_defaults(func=_cmd_run)
 
     p = add("report", "(re)build summary.json and report.html of a run directory, offline")
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=_path)
     p.set_defaults(func=_cmd_report)
 
     p = add("compare", "side-by-side report of several runs (repeats of a variant are grouped)")
-    p.add_argument("runs", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, help="output HTML (default: reports/compare.html)")
+    p.add_argument("runs", type=_path, nargs="+")
+    p.add_argument("--out", type=_path, help="output HTML (default: reports/compare.html)")
     reports_dir(p)
     p.set_defaults(func=_cmd_compare)
 
     p = add("gate", "check a run against a baseline and thresholds (exit 3 on failure)")
-    p.add_argument("run", type=Path)
-    p.add_argument("--baseline", type=Path, required=True)
-    p.add_argument("--thresholds", type=Path)
-    p.add_argument("--junit", type=Path)
-    p.add_argument("--markdown", type=Path)
+    p.add_argument("run", type=_path)
+    p.add_argument("--baseline", type=_path, required=True)
+    p.add_argument("--thresholds", type=_path)
+    p.add_argument("--junit", type=_path)
+    p.add_argument("--markdown", type=_path)
     p.set_defaults(func=_cmd_gate)
 
     p = add("baseline", "write a baseline file from one or more runs")
-    p.add_argument("runs", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("runs", type=_path, nargs="+")
+    p.add_argument("--out", type=_path, required=True)
     p.set_defaults(func=_cmd_baseline)
 
     for name, help_text, func in (
@@ -234,13 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HpabenchError as exc:
-        print(f"hpabench: error: {exc}", file=sys.stderr)
+        print(escape_controls(f"hpabench: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hpabench: interrupted", file=sys.stderr)
         return RunInterrupted.exit_code
     except BrokenPipeError:  # `hpabench render | head`
         return EXIT_OK
+    except OSError as exc:  # a file system refusal the input checks could not foresee (a race, a full disk)
+        print(escape_controls(f"hpabench: error: {exc}"), file=sys.stderr)
+        return EXIT_TOOL_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

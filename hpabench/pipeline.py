@@ -11,7 +11,6 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -23,10 +22,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from hpabench import hostinfo
+from hpabench import cliinput, hostinfo, preflight
 from hpabench.console import Console
 from hpabench.contract import MANIFEST_SCHEMA_VERSION
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
+from hpabench.inputfile import check_output_dir
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -44,9 +44,9 @@ WARMUP_TIMEOUT_S = 20.0
 # not hard-code the reference app's routes: a space-separated list of paths.
 WARMUP_ANNOTATION = "hpabench.dev/warmup-paths"
 DEFAULT_WARMUP_PATHS = ("/",)
-MAX_WORKERS = 64
-MIN_TIME_SCALE = 0.01
-MAX_TIME_SCALE = 100.0
+MAX_WORKERS = cliinput.MAX_WORKERS
+MIN_TIME_SCALE = cliinput.MIN_TIME_SCALE
+MAX_TIME_SCALE = cliinput.MAX_TIME_SCALE
 
 
 @dataclass(frozen=True)
@@ -82,23 +82,10 @@ class RunOptions:
 
     def issues(self) -> list[SpecIssue]:
         """Problems with the command-line values themselves (exit 2 before anything starts)."""
-        found: list[SpecIssue] = []
-        if not (math.isfinite(self.time_scale) and MIN_TIME_SCALE <= self.time_scale <= MAX_TIME_SCALE):
-            found.append(
-                SpecIssue(
-                    "--time-scale",
-                    "",
-                    f"must be a number from {MIN_TIME_SCALE} to {MAX_TIME_SCALE}, not {self.time_scale!r}",
-                )
-            )
-        if isinstance(self.workers, bool) or not 0 <= self.workers <= MAX_WORKERS:
-            found.append(SpecIssue("--workers", "", f"must be 0 (standalone) to {MAX_WORKERS}, not {self.workers!r}"))
-        if not (math.isfinite(self.scrape_interval_s) and 0.5 <= self.scrape_interval_s <= 60):
-            found.append(SpecIssue("--scrape-interval-s", "", f"must be 0.5 to 60 s, not {self.scrape_interval_s!r}"))
-        if self.locustfile is not None and not self.locustfile.is_file():
-            found.append(SpecIssue(str(self.locustfile), "", "--locustfile is not a readable file"))
-        if self.reports_dir.exists() and not self.reports_dir.is_dir():
-            found.append(SpecIssue(str(self.reports_dir), "", "--reports-dir exists and is not a directory"))
+        found = cliinput.time_scale_issues(self.time_scale)
+        found += cliinput.workers_issues(self.workers)
+        found += cliinput.scrape_interval_issues(self.scrape_interval_s)
+        found += check_output_dir(self.reports_dir, "--reports-dir")
         return found
 
 
@@ -153,27 +140,39 @@ def _target_options(options: RunOptions, hpa_settings: Any) -> TargetOptions:
     )
 
 
+def rate_window_variables(scrape_interval_s: float) -> dict[str, str]:
+    """The metric profile's `$window`: rate() needs several scrapes, 15 s at the default 5 s."""
+    return {"window": f"{max(15, round(3 * scrape_interval_s))}s"}
+
+
 def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = None) -> _Resolved:
     """Load and validate every input, including the target's own admission of the rendered
     objects; raises SpecError (exit 2) listing all problems found. Starts nothing."""
     from hpabench.deploy.render import render
     from hpabench.deploy.variant import default_variant, load_variant
     from hpabench.scenarios.catalogue import load_scenario
+    from hpabench.scenarios.locustcheck import locustfile_issues
 
     factory = target_factory or get_target(options.target)
-    option_issues = options.issues()
-    if option_issues:
-        raise SpecError(option_issues, headline="invalid command-line values:")
-    scenario = load_scenario(options.scenario)
-    variant = load_variant(options.variant) if options.variant else default_variant()
+    # Every input is checked and every problem reported at once, before anything starts.
+    issues = options.issues()
+    scenario = preflight.collect(issues, load_scenario, options.scenario)
+    variant = preflight.collect(issues, load_variant, options.variant) if options.variant else default_variant()
+    if options.locustfile is not None:
+        issues += locustfile_issues(options.locustfile)
+    scrape_s = options.scrape_interval_s if not cliinput.scrape_interval_issues(options.scrape_interval_s) else 5.0
+    issues += preflight.profile_issues(rate_window_variables(scrape_s))
+    if issues or scenario is None or variant is None:
+        raise SpecError(issues, headline="invalid input (nothing was started):")
     objects = render(variant, image=options.image)
     hpa_settings = variant.controller
     if options.hpa_overrides:
         hpa_settings = hpa_settings.model_copy(update=options.hpa_overrides)
     target = factory(_target_options(options, hpa_settings))
-    issues = target.admit(objects)
+    source = str(options.variant) if options.variant else "deploy/manifests"
+    issues = preflight.rendered_issues(objects, source)
+    issues += target.admit(objects)
     if issues:
-        source = str(options.variant) if options.variant else "deploy/manifests"
         raise SpecError(issues, headline=f"the {target.name} target cannot run the manifests rendered from {source}:")
     return _Resolved(scenario, variant, objects, hpa_settings, target)
 
@@ -323,14 +322,12 @@ class Pipeline:
         # Let Prometheus take one more scrape so the last seconds of load are in its TSDB.
         time.sleep(self.options.scrape_interval_s + 1.0)
         start, end = self.load_window
-        # rate() needs a window spanning several scrapes: 15 s at the default 5 s interval.
-        window_s = max(15, round(3 * self.options.scrape_interval_s))
         result = collect(
             self.run.data,
             self.deployed.prometheus_url,
             start - 30.0,
             end + 5.0,
-            variables={"window": f"{window_s}s"},
+            variables=rate_window_variables(self.options.scrape_interval_s),
         )
         for warning in result.warnings:
             self.run.events.emit("warning", message=str(warning))
@@ -447,14 +444,25 @@ class Pipeline:
 def finish_report(run_path: Path, console: Console | None = None) -> Path:
     """Analyze a run directory (summary.json) and render report.html; works offline on any run."""
     from hpabench.analysis.report import write_run_report
+    from hpabench.analysis.runcheck import check_run_dir
     from hpabench.analysis.summary import analyze_run
 
+    check = check_run_dir(run_path)  # refuse before writing anything into a directory that is not a run
+    for warning in check.warnings():
+        (console or Console()).warn(warning)
     if console:
         console.stage("analyze")
     analyze_run(run_path)
     if console:
         console.stage("report")
     return write_run_report(run_path)
+
+
+def dry_run(options: RunOptions, target_factory: TargetFactory | None = None) -> str:
+    """Every check `run` performs before creating its run directory, then the plan as text;
+    raises SpecError (exit 2) like `run` would. Starts nothing, writes nothing."""
+    resolved = resolve_inputs(options, target_factory)
+    return preflight.describe_plan(options, resolved.scenario, resolved.variant, resolved.objects, options.target)
 
 
 def run_benchmark(

@@ -19,7 +19,8 @@ from typing import Literal
 
 import pandas as pd
 
-from hpabench.errors import SpecError, SpecIssue
+from hpabench.cliinput import table_issues, time_scale_issues
+from hpabench.errors import SpecError
 from hpabench.scenarios.spec import WARMUP_STAGE, Diurnal, Replay, Sawtooth, Scenario, Unit
 
 Curve = Literal["linear", "cosine", "rates"]
@@ -274,11 +275,11 @@ def _clock(seconds: float) -> str:
 
 def format_planned_table(scenario: Scenario, time_scale: float = 1.0, step_s: float = 10.0) -> str:
     """A plain-text table of the planned curve with a bar per row (for `hpabench scenarios show`)."""
-    issues = []
-    if not time_scale > 0:
-        issues.append(SpecIssue("command line", "--time-scale", "must be > 0"))
-    if not step_s > 0:
-        issues.append(SpecIssue("command line", "--step-s", "must be > 0"))
+    issues = time_scale_issues(time_scale)
+    if not issues:  # the row count depends on the (valid) time scale
+        issues = table_issues(total_duration_s(scenario, time_scale), step_s)
+    else:
+        issues += table_issues(0.0, step_s)
     if issues:
         raise SpecError(issues)
     curve = planned_curve(scenario, time_scale, step_s)

@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from hpabench.slo import Slo
-from hpabench.specio import StrictModel
+from hpabench.specio import OneLineText, StrictModel
 
 Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 PositiveSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
@@ -34,6 +34,10 @@ Unit = Literal["users", "rps"]
 MAX_USERS = 100_000
 MAX_RPS = 1_000_000.0
 WARMUP_STAGE = "warmup"
+MAX_STAGES = 1000
+MAX_RATES = 100_000  # a replay's rows (scenarios.traces.MAX_ROWS)
+MAX_PLAN_S = 7 * 24 * 3600.0  # the whole plan, warm-up included: a run is bounded in time
+Description = Annotated[OneLineText, Field(min_length=1, max_length=200)]
 
 
 def _one_target(users: int | None, rps: float | None) -> None:
@@ -131,7 +135,7 @@ class Replay(StrictModel):
 
     kind: Literal["replay"]
     trace: str | None = None
-    rates_rps: list[Annotated[float, Field(ge=0, le=MAX_RPS)]] | None = None
+    rates_rps: Annotated[list[Annotated[float, Field(ge=0, le=MAX_RPS)]], Field(max_length=MAX_RATES)] | None = None
     interval_s: PositiveSeconds = 60.0
     scale: Annotated[float, Field(gt=0, le=1000)] = 1.0
     interpolate: bool = True
@@ -248,8 +252,8 @@ class Scenario(StrictModel):
     """A traffic profile; see the module docstring."""
 
     name: Name
-    description: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\n]*$")]
-    stages: list[Stage] = Field(default_factory=list)
+    description: Description
+    stages: list[Stage] = Field(default_factory=list, max_length=MAX_STAGES)
     shape: Shape | None = None
     warmup: Warmup | None = None
     mix: Mix = Mix()
@@ -268,7 +272,24 @@ class Scenario(StrictModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"stage names must be unique (`warmup` is reserved): {', '.join(duplicates)}")
+        planned_s = self.planned_duration_s()
+        if planned_s > MAX_PLAN_S:
+            raise ValueError(
+                f"the plan lasts {planned_s:g} s, more than the limit of {MAX_PLAN_S:g} s (7 days, warm-up included)"
+            )
         return self
+
+    def planned_duration_s(self) -> float:
+        """Scenario seconds from the start of the warm-up to the end of the plan (time scale 1)."""
+        total = self.warmup.duration_s if self.warmup is not None else 0.0
+        shape = self.shape
+        if isinstance(shape, Diurnal):
+            return total + shape.period_s * shape.cycles
+        if isinstance(shape, Sawtooth):
+            return total + shape.period_s * shape.teeth
+        if isinstance(shape, Replay):
+            return total + shape.interval_s * len(shape.rates_rps or [])
+        return total + sum(stage.duration_s for stage in self.stages)
 
     @property
     def uses_open_model(self) -> bool:

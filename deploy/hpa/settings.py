@@ -5,8 +5,9 @@ A variant sets them under `controller:`; the run manifest records the resolved v
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from hpabench.promqlcheck import promql_problem
 from hpabench.specio import StrictModel
 
 
@@ -38,3 +39,12 @@ class HpaSettings(StrictModel):
     metrics_window_s: float = Field(default=15.0, gt=0)
     metrics_offset_s: float | None = Field(default=None, ge=0)
     custom_metrics: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("custom_metrics")
+    @classmethod
+    def _queries_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        # Prometheus would refuse the query at every sync; refuse it before the run instead.
+        problems = [f"{name}: {problem}" for name, query in value.items() if (problem := promql_problem(query))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value

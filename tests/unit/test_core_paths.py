@@ -31,8 +31,8 @@ def test_run_directory_is_absolute_and_stays_so_after_a_chdir(tmp_path: Path, mo
 
 
 def test_command_line_values_are_checked(tmp_path: Path) -> None:
-    bad = RunOptions(scenario="spike", time_scale=float("nan"), workers=65, scrape_interval_s=0.0,
-                     locustfile=tmp_path / "missing.py")  # fmt: skip
-    named = {issue.file for issue in bad.issues()}
-    assert named == {"--time-scale", "--workers", "--scrape-interval-s", str(tmp_path / "missing.py")}
-    assert RunOptions(scenario="spike").issues() == []
+    bad = RunOptions(scenario="spike", time_scale=float("nan"), workers=65, scrape_interval_s=0.0)
+    named = {(issue.file, issue.path) for issue in bad.issues()}
+    assert named == {("command line", "--time-scale"), ("command line", "--workers"),
+                     ("command line", "--scrape-interval-s")}  # fmt: skip
+    assert RunOptions(scenario="spike", reports_dir=tmp_path).issues() == []
