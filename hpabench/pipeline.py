@@ -12,6 +12,7 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -26,13 +27,18 @@ import httpx
 from hpabench import hostinfo
 from hpabench.console import Console
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
+from hpabench.lifeline import FLAG_TEARDOWN_INCOMPLETE, Lifeline
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_RUNNING,
     RunDir,
+    read_events,
+    write_json_atomic,
 )
+from hpabench.signals import deferred_signals, fault_point
+from hpabench.stack import clean, leftovers
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
 
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -44,6 +50,7 @@ DEFAULT_WARMUP_PATHS = ("/",)
 MAX_WORKERS = 64
 MIN_TIME_SCALE = 0.01
 MAX_TIME_SCALE = 100.0
+FLAG_REPORT_INTERRUPTED = "report_interrupted"
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,7 @@ class Pipeline:
         self.run: RunDir | None = None
         self.load_window: tuple[float, float] | None = None
         self.flags: list[str] = []
+        self.teardown_signals: list[str] = []  # SIGINT/SIGTERM that arrived while tearing down
 
     # -- stages -------------------------------------------------------------------------------
     def _stage(self, name: str, state: str, **extra: Any) -> None:
@@ -259,6 +267,7 @@ class Pipeline:
         self.run.events.emit("stage", stage=name, state=state, **extra)
         if state == "started":
             self.console.stage(name)
+        fault_point(f"{name}.{state}")
 
     def _deploy(self, resolved: _Resolved) -> Deployed:
         assert self.run is not None
@@ -266,6 +275,7 @@ class Pipeline:
         self.deployed = deployed = resolved.target.start(resolved.objects, self.run, self.console.info)
         self.console.info(f"    service:    {deployed.service_url}")
         self.console.info(f"    prometheus: {deployed.prometheus_url}")
+        self.run.stack.set_urls(service=deployed.service_url, prometheus=deployed.prometheus_url)
         self._stage("deploy", "finished")
         return deployed
 
@@ -290,6 +300,7 @@ class Pipeline:
             status_hint=status_hint,
             events=self.run.events,
             allowed_hosts=frozenset(deployed.load_hosts),
+            stack=self.run.stack,
         )
         driver = self.driver or run_load
         started = time.time()
@@ -341,15 +352,40 @@ class Pipeline:
         self._stage("collect", "finished")
 
     def _teardown(self) -> None:
+        """Stop the target with SIGINT/SIGTERM deferred, so no wait inside `stop()` is cut short;
+        then check the stack record: what is still there is cleaned by record, and whatever
+        survives even that is recorded (`complete: false`, flag `teardown_incomplete`)."""
         if self.deployed is None:
             return
         assert self.run is not None
         self._stage("teardown", "started")
-        try:
-            self.deployed.stop()
-        finally:
-            self.deployed = None
-            self._stage("teardown", "finished")
+        with deferred_signals() as deferred:
+            before = self.run.stack.snapshot()
+            error = None
+            try:
+                self.deployed.stop()
+            except (HpabenchError, OSError) as exc:
+                error = str(exc)
+                self.run.events.emit("warning", message=f"target stop failed: {exc}")
+            finally:
+                self.deployed = None
+                left = sorted(set(leftovers(before) + leftovers(self.run.stack.snapshot())))
+                if left:
+                    self.run.events.emit("warning", message="teardown left things behind; stopping them by record")
+                    left = sorted(set(clean(before) + clean(self.run.stack.snapshot())))
+                if left or error:
+                    self.flags.append(FLAG_TEARDOWN_INCOMPLETE)
+                    self.console.warn("teardown incomplete: " + "; ".join(left or [error or ""]))
+                if deferred.interrupted:
+                    self.teardown_signals += deferred.names()
+                    self.console.warn(f"{', '.join(deferred.names())} during teardown: finished tearing down first")
+                self._stage(
+                    "teardown",
+                    "finished",
+                    complete=not left and error is None,
+                    leftovers=left,
+                    deferred_signals=deferred.names(),
+                )
 
     # -- the whole run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -377,6 +413,7 @@ class Pipeline:
             flags=[],
         )
         status, error = STATUS_FAILED, None
+        lifeline = self._start_lifeline(run)
         try:
             with _sigterm_as_interrupt():
                 try:
@@ -404,16 +441,39 @@ class Pipeline:
                 finally:
                     self._teardown()
         except KeyboardInterrupt:
-            # A second Ctrl-C during collection or teardown: teardown has already been attempted.
+            # A second Ctrl-C during collection: teardown has run (signal-proof) in the finally above.
             status = STATUS_INTERRUPTED
         finally:
-            run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
-        self._analyze_and_report()
+            with deferred_signals() as closing:
+                if self.teardown_signals and status == STATUS_COMPLETED:
+                    status = STATUS_INTERRUPTED
+                self.flags += fault_flags(run.path)
+                run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
+                if FLAG_TEARDOWN_INCOMPLETE not in self.flags:
+                    run.stack.release()
+                if lifeline is not None:
+                    lifeline.release()
+            if closing.interrupted and status == STATUS_COMPLETED:
+                status = STATUS_INTERRUPTED
+                run.update_manifest(status=status)
+        if not self._analyze_and_report():
+            status = STATUS_INTERRUPTED
+            self.flags.append(FLAG_REPORT_INTERRUPTED)
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
             status, EXIT_TOOL_ERROR
         )
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
+
+    def _start_lifeline(self, run: RunDir) -> Lifeline | None:
+        """Record ourselves as the runner and start the reaper that cleans up if we die (lifeline.py)."""
+        run.stack.set_owner("runner", os.getpid())
+        try:
+            return Lifeline.start(run.path, run.stack)
+        except OSError as exc:
+            run.events.emit("warning", message=f"lifeline reaper not started: {exc}")
+            self.console.warn(f"lifeline reaper not started ({exc}); after a crash: hpabench down --run {run.path}")
+            return None
 
     def _collect_best_effort(self) -> None:
         assert self.run is not None
@@ -423,13 +483,42 @@ class Pipeline:
             self.run.events.emit("warning", message=f"collection failed: {exc}")
             self.console.warn(f"collection failed: {exc}")
 
-    def _analyze_and_report(self) -> None:
+    def _analyze_and_report(self) -> bool:
+        """Analyze and report; False if interrupted (then the manifest — and a summary already
+        written — say `interrupted` with the flag `report_interrupted`, so nothing claims a
+        finished run whose report is missing)."""
         assert self.run is not None
         try:
             report_path = finish_report(self.run.path, self.console)
             self.console.info(f"report: {report_path}")
         except (HpabenchError, OSError, ValueError, KeyError) as exc:
             self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
+        except KeyboardInterrupt:
+            with deferred_signals():
+                mark_report_interrupted(self.run)
+            self.console.warn(f"interrupted during analysis/report; rebuild it with `hpabench report {self.run.path}`")
+            return False
+        return True
+
+
+def fault_flags(run_path: Path) -> list[str]:
+    """The flags of the run's `fault` events (a dead load balancer, Prometheus, runner...)."""
+    return sorted({str(e["flag"]) for e in read_events(run_path) if e.get("kind") == "fault" and e.get("flag")})
+
+
+def mark_report_interrupted(run: RunDir) -> None:
+    """Analysis or report was cut short: manifest and summary (if written) say so."""
+    manifest = run.read_manifest()
+    flags = sorted(set(manifest.get("flags") or []) | {FLAG_REPORT_INTERRUPTED})
+    run.update_manifest(status=STATUS_INTERRUPTED, flags=flags)
+    run.events.emit("stage", stage="report", state="failed", interrupted=True)
+    summary_path = run.path / "summary.json"
+    if summary_path.exists():
+        import json
+
+        summary = json.loads(summary_path.read_text())
+        summary.update(status=STATUS_INTERRUPTED, flags=sorted(set(summary.get("flags") or []) | set(flags)))
+        write_json_atomic(summary_path, summary)
 
 
 def finish_report(run_path: Path, console: Console | None = None) -> Path:
@@ -439,9 +528,11 @@ def finish_report(run_path: Path, console: Console | None = None) -> Path:
 
     if console:
         console.stage("analyze")
+    fault_point("analyze.started")
     analyze_run(run_path)
     if console:
         console.stage("report")
+    fault_point("report.started")
     return write_run_report(run_path)
 
 

@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.errors import LoadDriverError, SpecError, SpecIssue
+from hpabench.lifeline import die_with_parent
 from hpabench.rundir import EventLog
 from hpabench.scenarios.locust_runtime import (
     CLOCK_FILE,
@@ -54,6 +56,8 @@ from hpabench.scenarios.results import MergedResults, write_results
 from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table, stage_spans, target_at, total_duration_s
 from hpabench.scenarios.spec import Scenario
+from hpabench.signals import fault_point
+from hpabench.stack import process_identity
 
 __all__ = [
     "DriverConfig",
@@ -94,6 +98,8 @@ class DriverConfig:
     status_hint: Callable[[], dict[str, Any]] | None = None
     events: EventLog | None = None
     allowed_hosts: frozenset[str] = frozenset()
+    # The run's hpabench.stack.StackRecord: Locust's pids go into its `locust` group while they run.
+    stack: Any = None
 
 
 @dataclass(frozen=True)
@@ -200,8 +206,24 @@ class _Session:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: Ctrl-C reaches the driver, which stops it
+                # The kernel kills Locust if we die (even by SIGKILL): no load without a runner.
+                # Only from the main thread: the signal follows the forking *thread's* death.
+                preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
         self.procs.append(_Proc(name, role, popen, log_path))
+        self._record()
+
+    def _record(self) -> None:
+        """Locust's processes in the run's stack record (what `hpabench down` kills first)."""
+        if self.config.stack is None:
+            return
+        live = [p for p in self.procs if p.alive()]
+        if live:
+            self.config.stack.set_group(
+                "locust", processes=[[*process_identity(p.popen.pid), f"locust {p.name}"] for p in live]
+            )
+        else:
+            self.config.stack.clear_group("locust")
 
     def start(self) -> None:
         data_dir = self.data_dir
@@ -290,6 +312,7 @@ class _Session:
                 t0 = read_clock(self.data_dir).get("t0")
                 if t0:
                     self.t0 = float(t0)
+                    fault_point("load.running")
                 elif now - self.launched_at > STARTUP_TIMEOUT_S:
                     self.failure = f"Locust did not start the load within {STARTUP_TIMEOUT_S:.0f} s"
                     return
@@ -351,6 +374,7 @@ class _Session:
             self.flags.add("interrupted_twice")
         finally:
             self._kill_all()
+            self._record()
 
     # -- results ----------------------------------------------------------------------------
     def merge(self) -> MergedResults:
