@@ -83,7 +83,7 @@ def _header(run: RunData, summary: Mapping[str, Any]) -> str:
         meta.append(("time scale", f"{time_scale:g}"))
     host = run.manifest.get("host")
     if isinstance(host, Mapping):
-        cgroup = f"cgroup v{host.get('cgroup_version', '?')}"
+        cgroup = f"cgroup {_cgroup_label(host.get('cgroup_version'))}"
         meta.append(("host", f"{host.get('hostname', '?')} · {host.get('cpus', '?')} CPUs · {cgroup}"))
     sha = run.manifest.get("git_sha")
     if isinstance(sha, str) and sha:
@@ -287,3 +287,9 @@ def write_run_report(run_path: Path) -> Path:
 
 
 __all__ = ["render_run_report", "run_flags", "write_run_report"]
+
+
+def _cgroup_label(version: object) -> str:
+    """`v1`, `v2` or `none` as recorded (older manifests say `1` / `2`): never `vv1`."""
+    text = str(version) if version is not None else "?"
+    return text if text.startswith("v") or not text[:1].isdigit() else f"v{text}"

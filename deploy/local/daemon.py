@@ -39,6 +39,7 @@ from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import parse_objects
 from hpabench.errors import TargetError
 from hpabench.rundir import STATUS_COMPLETED, STATUS_FAILED, STATUS_RUNNING, RunDir, write_json_atomic
+from hpabench.stack import leftovers
 
 STATE_DIR = ".local"
 STACK = "stack.json"
@@ -115,6 +116,17 @@ def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings
     if spawn.returncode != 0 or not spawn.stdout.strip().isdigit():
         raise TargetError(f"could not start the supervisor: {spawn.stderr.strip() or spawn.stdout.strip()}")
     pid = int(spawn.stdout.strip())
+    try:
+        return _wait_up(folder, pid, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C on `up` means "do not bring it up": stop the supervisor (it tears down) and wait.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        _wait_pid_gone(pid, DOWN_TIMEOUT_S)
+        raise
+
+
+def _wait_up(folder: Path, pid: int, settings: LocalSettings) -> dict[str, Any]:
     deadline = time.monotonic() + settings.ready_timeout_s + UP_EXTRA_TIMEOUT_S
     while True:
         stack = _read_json(folder / STACK) or {}
@@ -212,6 +224,18 @@ def status_rows(pods: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def has_stack(reports_dir: Path) -> bool:
+    """Is there an `up` stack record to stop (running, or left by a dead supervisor)?"""
+    return (state_dir(reports_dir) / STACK).exists()
+
+
+def stack_urls(reports_dir: Path) -> dict[str, str]:
+    """Service, Prometheus and exporter URLs of the running `up` stack (empty if none is ready)."""
+    stack = _running_stack(state_dir(reports_dir)) or {}
+    names = {"service_url": "service", "prometheus_url": "prometheus", "exporter_url": "exporter"}
+    return {label: str(stack[key]) for key, label in names.items() if stack.get(key)}
 
 
 def status(reports_dir: Path) -> list[dict[str, Any]]:
@@ -394,6 +418,7 @@ class _Supervisor:
             settings = LocalSettings.from_json(request.get("settings") or {})
             run = RunDir.create(self.reports_dir, "up")
             run.update_manifest(run_id=run.run_id, status=STATUS_RUNNING, target="local", created_at=time.time())
+            run.stack.set_owner("runner", os.getpid())
             self.write(run_dir=str(run.path))
             cluster = LocalCluster.start(list(request.get("objects") or []), run, settings, progress=print)
             self.starting = False
@@ -423,6 +448,8 @@ class _Supervisor:
                 if code == 0:
                     self.write(status="stopping")
                 cluster.stop()
+                if run is not None and not leftovers(run.stack.snapshot()):
+                    run.stack.release()
             if run is not None:
                 if code == 0:
                     run.update_manifest(status=STATUS_COMPLETED, finished_at=time.time())
