@@ -21,6 +21,7 @@ from typing import Any
 
 from hpabench.analysis.baseline import BaselineFile, BaselineKpi, load_baseline
 from hpabench.analysis.compare import load_summary
+from hpabench.analysis.faults import harness_faults
 from hpabench.analysis.thresholds import Check, Threshold, evaluate, load_thresholds
 from hpabench.errors import EXIT_OK, EXIT_THRESHOLDS_FAILED, EXIT_TOOL_ERROR, SpecError, SpecIssue
 
@@ -134,7 +135,10 @@ def gate(run_path: Path, baseline_path: Path, thresholds_path: Path | None = Non
     if suspect:
         warnings.append(f"measurement flags: {', '.join(suspect)} — numbers may not reflect the system")
     run_status = str(summary.get("status"))
-    if run_status != "completed":
+    broken = harness_faults(flags)
+    if broken:
+        warnings.append(f"harness faults: {', '.join(broken)} — the run measured a broken harness; not judged")
+    if run_status != "completed" or broken:
         exit_code = EXIT_TOOL_ERROR
     elif any(c.outcome == "fail" for c in checks):
         exit_code = EXIT_THRESHOLDS_FAILED

@@ -21,6 +21,7 @@ from hpabench.analysis import fairness as fairness_mod
 from hpabench.analysis import generator as generator_mod
 from hpabench.analysis import provisioning as prov
 from hpabench.analysis import scaling, slo
+from hpabench.analysis.faults import fault_notes
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
 from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, LatencyStats, latency_stats, route_rows
 from hpabench.analysis.phases import Phase, detect_phases, load_changes
@@ -340,6 +341,7 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         flags.append("cgroups_not_enforced")
     if run.status in ("interrupted", "failed") and run.status not in flags:
         flags.append(run.status)
+    notes += fault_notes(run.events, run.prom, _expected_series(run))
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -359,6 +361,15 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "flags": sorted(set(flags)),
         "notes": notes,
     }
+
+
+def _expected_series(run: RunData) -> list[str]:
+    """The default profile's series, once a load phase ran (before that none could exist)."""
+    if run.manifest.get("load_ended_at") is None:
+        return []
+    from hpabench.analysis.profile import load_profile
+
+    return load_profile().names()
 
 
 def _per_second_achieved(run: RunData, at_s: np.ndarray, second: pd.DataFrame) -> np.ndarray:

@@ -358,8 +358,8 @@ class Pipeline:
         if self.deployed is None:
             return
         assert self.run is not None
-        self._stage("teardown", "started")
         with deferred_signals() as deferred:
+            self._stage("teardown", "started")
             before = self.run.stack.snapshot()
             error = None
             try:

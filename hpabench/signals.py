@@ -32,7 +32,7 @@ from types import FrameType
 ENV_SIGNAL_AT = "HPABENCH_SIGNAL_AT"
 DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-_fired: set[str] = set()
+_fired: set[tuple[str, str]] = set()
 _fired_lock = threading.Lock()
 
 
@@ -83,6 +83,12 @@ def _parse(spec: str) -> dict[str, int]:
     return points
 
 
+def reset_fault_points() -> None:
+    """Let every point fire again (tests that run several pipelines in one process)."""
+    with _fired_lock:
+        _fired.clear()
+
+
 def fault_point(name: str) -> None:
     """Signal ourselves if `HPABENCH_SIGNAL_AT` names `name` (once per process; see module doc)."""
     spec = os.environ.get(ENV_SIGNAL_AT)
@@ -92,8 +98,8 @@ def fault_point(name: str) -> None:
     if signum is None:
         return
     with _fired_lock:
-        if name in _fired:
+        if (spec, name) in _fired:
             return
-        _fired.add(name)
+        _fired.add((spec, name))
     # os.kill checks pending signals before it returns, so a Python handler runs right here.
     os.kill(os.getpid(), signum)

@@ -18,6 +18,7 @@ themselves are stopped, so a teardown never races a restart.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -77,14 +78,17 @@ class ServerWatch:
         server = watched.server
         detected = time.time()
         code = server.proc.returncode if server.proc is not None else None
-        tail = log_tail(server.log, 600)
-        last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "no output")
+        if code is not None and code < 0:
+            cause = f"killed by {signal.Signals(-code).name}"
+        else:
+            tail = log_tail(server.log, 600)
+            cause = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "no output")[:200]
         self._emit(
             "fault",
             server=server.name,
             flag=watched.flag,
             exit_code=code,
-            message=f"{server.name} exited (code {code}): {last[:200]}",
+            message=f"{server.name} exited (code {code}): {cause}",
             log=str(server.log),
         )
         if watched.restarts >= MAX_RESTARTS:
