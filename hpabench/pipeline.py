@@ -355,15 +355,16 @@ class Pipeline:
         """Stop the target with SIGINT/SIGTERM deferred, so no wait inside `stop()` is cut short;
         then check the stack record: what is still there is cleaned by record, and whatever
         survives even that is recorded (`complete: false`, flag `teardown_incomplete`)."""
-        if self.deployed is None:
-            return
         assert self.run is not None
+        if self.deployed is None and not self.run.stack.snapshot()["groups"]:
+            return  # nothing was started (a start that failed has stopped itself; verified below)
         with deferred_signals() as deferred:
             self._stage("teardown", "started")
             before = self.run.stack.snapshot()
             error = None
             try:
-                self.deployed.stop()
+                if self.deployed is not None:
+                    self.deployed.stop()
             except (HpabenchError, OSError) as exc:
                 error = str(exc)
                 self.run.events.emit("warning", message=f"target stop failed: {exc}")

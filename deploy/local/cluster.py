@@ -228,6 +228,7 @@ class LocalCluster:
         self.exporter_url = self.exporter.url
         self._start_servers(spec)
         self.record_stack()
+        fault_point("deploy.servers_started")
         self._create_deployments(spec)
         self._housekeeping = threading.Thread(target=self._housekeep, name="local-housekeeping", daemon=True)
         self._housekeeping.start()
