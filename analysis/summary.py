@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpabench.analysis import errors, scaling, slo
 from hpabench.analysis import fairness as fairness_mod
 from hpabench.analysis import generator as generator_mod
 from hpabench.analysis import provisioning as prov
-from hpabench.analysis import scaling, slo
 from hpabench.analysis.faults import fault_notes
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
 from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, LatencyStats, latency_stats, route_rows
@@ -470,5 +470,8 @@ def analyze_run(path: Path, capacity_rps_per_pod: float | None = None) -> dict[s
     """Load the run at `path`, build its summary and write `summary.json`; returns the summary."""
     run = load_run(Path(path))
     summary = build_summary(run, capacity_rps_per_pod)
+    everything = run.client[run.client["route"] == ALL_ROUTES] if "route" in run.client else run.client.iloc[:0]
+    requests, failures = (int(pd.to_numeric(everything[c], errors="coerce").sum()) for c in ("requests", "failures"))
+    errors.annotate_summary(summary, errors.read_errors(Path(path) / "data"), requests, failures)
     write_json_atomic(Path(path) / SUMMARY, summary)
     return summary

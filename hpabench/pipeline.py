@@ -316,10 +316,25 @@ class Pipeline:
         self.load_window = (result.started_at, result.ended_at)
         self.run.update_manifest(load_started_at=result.started_at, load_ended_at=result.ended_at)
         self.flags += list(result.flags)
+        self._show_top_errors(result)
         self._stage("load", "finished", interrupted=result.interrupted)
         if result.interrupted:
             raise KeyboardInterrupt("load driver interrupted")
         return result
+
+    def _show_top_errors(self, result: Any) -> None:
+        """Why requests failed, on the console (status, route, count), when any did."""
+        from hpabench.analysis import errors
+
+        assert self.run is not None
+        requests, failures = int(getattr(result, "requests", 0) or 0), int(getattr(result, "failures", 0) or 0)
+        if not failures:
+            return
+        self.console.warn(f"{failures} of {requests} requests failed ({failures / max(requests, 1):.1%}); top errors:")
+        for error in errors.top_errors(errors.read_errors(self.run.data)):
+            self.console.info(f"    {errors.describe(error)}")
+        if errors.errors_dominate(requests, failures):
+            self.console.warn("most requests failed: the latency of this run describes failures, not the system")
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect
