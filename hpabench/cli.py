@@ -67,6 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scrape_interval_s=args.scrape_interval_s,
         image=args.image,
         label=args.label,
+        max_duration_s=args.max_duration,
     )
     outcome = run_benchmark(options, Console())
     print(json.dumps({"run": str(outcome.run_path), "status": outcome.status, "flags": list(outcome.flags)}))
@@ -221,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
     p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
     p.add_argument("--locustfile", type=Path, help="your own locustfile (User classes + LoadTestShape)")
+    p.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="bound of a run whose --locustfile brings its own LoadTestShape (required then; the shape is the plan)",
+    )
     p.add_argument("--allow-external-target", action="store_true", help="allow load to non-loopback hosts")
     p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
     p.add_argument("--scrape-interval-s", type=float, default=5.0)

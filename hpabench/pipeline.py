@@ -51,6 +51,7 @@ MAX_WORKERS = 64
 MIN_TIME_SCALE = 0.01
 MAX_TIME_SCALE = 100.0
 FLAG_REPORT_INTERRUPTED = "report_interrupted"
+MAX_DURATION_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class RunOptions:
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
     # Settings only one target understands (e.g. the k8s target's context); the target validates them.
     target_settings: dict[str, Any] = field(default_factory=dict)
+    # Bound of a run whose --locustfile brings its own LoadTestShape (required then; see own_shape.py).
+    max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reports_dir", Path(self.reports_dir).absolute())
@@ -101,6 +104,11 @@ class RunOptions:
             found.append(SpecIssue("--scrape-interval-s", "", f"must be 0.5 to 60 s, not {self.scrape_interval_s!r}"))
         if self.locustfile is not None and not self.locustfile.is_file():
             found.append(SpecIssue(str(self.locustfile), "", "--locustfile is not a readable file"))
+        if self.max_duration_s is not None and not (
+            math.isfinite(self.max_duration_s) and 1 <= self.max_duration_s <= MAX_DURATION_S
+        ):
+            bound = f"must be 1 to {MAX_DURATION_S:g} s, not {self.max_duration_s!r}"
+            found.append(SpecIssue("--max-duration", "", bound))
         if self.reports_dir.exists() and not self.reports_dir.is_dir():
             found.append(SpecIssue(str(self.reports_dir), "", "--reports-dir exists and is not a directory"))
         return found
@@ -199,9 +207,41 @@ def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
     (run.rendered / "all.yaml").write_text(dump_yaml(objects))
 
 
-def _write_planned(run: RunDir, scenario: Any, time_scale: float) -> float:
+def shape_plan(options: RunOptions) -> Any:
+    """The plan of the --locustfile's own LoadTestShape (None without one); SpecError (exit 2)
+    when such a run lacks --max-duration or asks for a --time-scale (scenarios/own_shape.py)."""
+    if options.locustfile is None:
+        return None
+    from hpabench.scenarios.own_shape import probe_locustfile
+
+    bound = options.max_duration_s or MAX_DURATION_S
+    plan = probe_locustfile(options.locustfile, min(bound, MAX_DURATION_S))
+    if plan is None:
+        return None
+    issues = []
+    if options.max_duration_s is None:
+        issues.append(
+            SpecIssue("--max-duration", "", f"{options.locustfile.name} brings its own LoadTestShape ({plan.shape}); "
+                      "bound the run with --max-duration SECONDS")
+        )  # fmt: skip
+    if options.time_scale != 1.0:
+        issues.append(
+            SpecIssue("--time-scale", "", f"does not apply to a locustfile's own LoadTestShape ({plan.shape}): "
+                      "it runs on its own clock")
+        )  # fmt: skip
+    if issues:
+        raise SpecError(issues, headline="invalid command-line values:")
+    return plan
+
+
+def _write_planned(run: RunDir, scenario: Any, time_scale: float, plan: Any = None) -> float:
     from hpabench.scenarios.shapes import planned_curve
 
+    if plan is not None:
+        from hpabench.scenarios.own_shape import planned_frame
+
+        planned_frame(plan).to_parquet(run.data / "planned.parquet", index=False)
+        return float(plan.duration_s)
     planned = planned_curve(scenario, time_scale=time_scale, step_s=1.0)
     planned.to_parquet(run.data / "planned.parquet", index=False)
     return float(planned["t_s"].max()) if len(planned) else 0.0
@@ -259,6 +299,7 @@ class Pipeline:
         self.run: RunDir | None = None
         self.load_window: tuple[float, float] | None = None
         self.flags: list[str] = []
+        self.plan: Any = None  # a --locustfile's own LoadTestShape, tabulated (own_shape.ShapePlan)
         self.teardown_signals: list[str] = []  # SIGINT/SIGTERM that arrived while tearing down
 
     # -- stages -------------------------------------------------------------------------------
@@ -301,6 +342,8 @@ class Pipeline:
             events=self.run.events,
             allowed_hosts=frozenset(deployed.load_hosts),
             stack=self.run.stack,
+            shape_plan=self.plan,
+            max_duration_s=self.options.max_duration_s,
         )
         driver = self.driver or run_load
         started = time.time()
@@ -315,6 +358,10 @@ class Pipeline:
         # The driver's own clock is the authority on when load really started and ended.
         self.load_window = (result.started_at, result.ended_at)
         self.run.update_manifest(load_started_at=result.started_at, load_ended_at=result.ended_at)
+        if self.plan is not None:
+            from hpabench.scenarios.own_shape import apply_to_load
+
+            apply_to_load(self.run.data, self.plan, result.started_at)
         self.flags += list(result.flags)
         self._show_top_errors(result)
         self._stage("load", "finished", interrupted=result.interrupted)
@@ -406,13 +453,16 @@ class Pipeline:
     # -- the whole run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         resolved = resolve_inputs(self.options, self.target_factory)
-        label = self.options.label or f"{resolved.scenario.name}-{resolved.variant.name}"
+        self.plan = plan = shape_plan(self.options)
+        scenario_name = plan.shape if plan is not None else resolved.scenario.name
+        label = self.options.label or f"{scenario_name}-{resolved.variant.name}"
         self.run = run = RunDir.create(self.options.reports_dir, label)
         self.console.info(f"run directory: {run.path}")
         run.update_manifest(
             run_id=run.run_id,
             status=STATUS_RUNNING,
-            scenario=resolved.scenario.model_dump(mode="json"),
+            scenario=self._scenario_entry(resolved.scenario),
+            load_plan=plan.to_json() if plan is not None else None,
             variant=resolved.variant.model_dump(mode="json"),
             target=self.options.target,
             time_scale=self.options.time_scale,
@@ -435,7 +485,7 @@ class Pipeline:
                 try:
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
-                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale)
+                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale, self.plan)
                     self._stage("render", "finished", planned_duration_s=planned_s)
                     deployed = self._deploy(resolved)
                     self._stage("warmup", "started")
@@ -480,6 +530,14 @@ class Pipeline:
             status, EXIT_TOOL_ERROR
         )
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
+
+    def _scenario_entry(self, scenario: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = scenario.model_dump(mode="json")
+        if self.plan is not None:
+            from hpabench.scenarios.own_shape import scenario_entry
+
+            entry = scenario_entry(self.plan, entry)
+        return entry
 
     def _start_lifeline(self, run: RunDir) -> Lifeline | None:
         """Record ourselves as the runner and start the reaper that cleans up if we die (lifeline.py)."""

@@ -42,6 +42,7 @@ from typing import Any
 from hpabench.errors import LoadDriverError, SpecError, SpecIssue
 from hpabench.lifeline import die_with_parent
 from hpabench.rundir import EventLog
+from hpabench.scenarios import own_shape
 from hpabench.scenarios.locust_runtime import (
     CLOCK_FILE,
     CONFIG_FILE,
@@ -100,6 +101,9 @@ class DriverConfig:
     allowed_hosts: frozenset[str] = frozenset()
     # The run's hpabench.stack.StackRecord: Locust's pids go into its `locust` group while they run.
     stack: Any = None
+    # A user's own LoadTestShape (own_shape.ShapePlan): the plan, bounded by max_duration_s.
+    shape_plan: Any = None
+    max_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -171,8 +175,13 @@ class _Session:
         self.config = config
         self.scenario = config.scenario
         self.data_dir = config.data_dir
-        self.planned_s = total_duration_s(config.scenario, config.time_scale)
-        self.spans = stage_spans(config.scenario, config.time_scale)
+        self.plan = config.shape_plan
+        if self.plan is not None:
+            self.planned_s = self.plan.duration_s
+            self.spans = own_shape.spans(self.plan)
+        else:
+            self.planned_s = total_duration_s(config.scenario, config.time_scale)
+            self.spans = stage_spans(config.scenario, config.time_scale)
         self.procs: list[_Proc] = []
         self.launched_at = time.time()
         self.t0: float | None = None
@@ -297,9 +306,14 @@ class _Session:
     def _progress_line(self, now: float) -> str:
         self._tail.poll()
         elapsed = now - self.t0 if self.t0 is not None else 0.0
-        target = target_at(self.scenario, elapsed, self.config.time_scale) if self.t0 is not None else None
-        stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
-        planned_rps = target.rps if target is not None else None
+        if self.plan is not None:
+            at = own_shape.stage_at(self.plan, elapsed) if self.t0 is not None else None
+            stage = at[0] if at is not None else ("starting" if self.t0 is None else "stopping")
+            planned_rps = None
+        else:
+            target = target_at(self.scenario, elapsed, self.config.time_scale) if self.t0 is not None else None
+            stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
+            planned_rps = target.rps if target is not None else None
         line = format_progress(stage, elapsed, self.planned_s, self._tail.latest(), planned_rps, self._status())
         return str(line)
 
@@ -327,7 +341,12 @@ class _Session:
                     self._emit("warning", message=f"Locust {proc.name} exited with code {proc.popen.returncode}")
             if self.t0 is not None:
                 self._emit_stage_events(now)
-                if now > self.t0 + self.planned_s + GRACE_S:
+                if self.plan is not None and self.config.max_duration_s is not None:
+                    if now > self.t0 + self.config.max_duration_s:
+                        self.flags.add("max_duration_reached")
+                        self._emit("warning", message="the locustfile's shape ran past --max-duration; stopping it")
+                        return
+                elif now > self.t0 + self.planned_s + GRACE_S:
                     self.flags.add("driver_timeout")
                     self._emit("warning", message="Locust overran the planned duration; stopping it")
                     return
