@@ -14,11 +14,12 @@ the flag `errors_dominate` and a note naming the top error.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from hpabench.analysis.rundata import read_jsonl
 
 ERRORS_DOMINATE_RATIO = 0.5
 FLAG_ERRORS_DOMINATE = "errors_dominate"
@@ -28,16 +29,11 @@ COLUMNS = ("ts", "process", "method", "route", "status", "error", "count")
 
 def read_errors(data_dir: Path) -> pd.DataFrame:
     """Every process's error rows (COLUMNS); empty when no request failed. Torn lines are skipped."""
-    rows: list[dict[str, Any]] = []
-    for path in sorted(Path(data_dir).glob("errors.*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    frames = [read_jsonl(path) for path in sorted(Path(data_dir).glob("errors.*.jsonl"))]
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat(frames, ignore_index=True).reindex(columns=list(COLUMNS))
 
 
 def top_errors(frame: pd.DataFrame, n: int = TOP_N) -> list[dict[str, Any]]:
@@ -77,10 +73,7 @@ def describe(error: dict[str, Any]) -> str:
 def errors_note(requests: int, failures: int, top: list[dict[str, Any]]) -> str:
     """The summary note for a run whose errors dominate (see module doc)."""
     cause = f"; top error: {describe(top[0])}" if top else ""
-    return (
-        f"{failures / requests:.0%} of requests failed: latency percentiles describe failures, "
-        f"not the system{cause}"
-    )
+    return f"{failures / requests:.0%} of requests failed: latency percentiles describe failures, not the system{cause}"
 
 
 def annotate_summary(summary: dict[str, Any], frame: pd.DataFrame, requests: int, failures: int) -> None:

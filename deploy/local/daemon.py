@@ -39,7 +39,7 @@ from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import parse_objects
 from hpabench.errors import TargetError
 from hpabench.rundir import STATUS_COMPLETED, STATUS_FAILED, STATUS_RUNNING, RunDir, write_json_atomic
-from hpabench.stack import leftovers
+from hpabench.stack import leftovers, same_process
 
 STATE_DIR = ".local"
 STACK = "stack.json"
@@ -301,15 +301,7 @@ def _recorded_processes(stack: dict[str, Any], snapshot: dict[str, Any]) -> list
     return procs
 
 
-def _same_process(pid: int, created: float | None) -> bool:
-    """Is `pid` still the process we recorded (not a zombie, not a reused pid)?"""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return created is None or abs(proc.create_time() - float(created)) < 1.0
-    except psutil.Error:
-        return False
+_same_process = same_process  # one rule for "still the process we recorded" (hpabench/stack.py)
 
 
 def _kill_recorded(procs: list[tuple[int, float | None]]) -> None:
