@@ -38,7 +38,14 @@ from hpabench.deploy.local.ports import is_port_free
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import parse_objects
 from hpabench.errors import TargetError
-from hpabench.rundir import STATUS_COMPLETED, STATUS_FAILED, STATUS_RUNNING, RunDir, write_json_atomic
+from hpabench.rundir import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunDir,
+    write_json_atomic,
+)
 from hpabench.stack import leftovers, same_process
 
 STATE_DIR = ".local"
@@ -406,6 +413,7 @@ class _Supervisor:
         run: RunDir | None = None
         cluster: LocalCluster | None = None
         code = 0
+        interrupted_start = False
         try:
             settings = LocalSettings.from_json(request.get("settings") or {})
             run = RunDir.create(self.reports_dir, "up")
@@ -428,6 +436,7 @@ class _Supervisor:
             while not self.stop.wait(SNAPSHOT_PERIOD_S):
                 self.write_snapshot(cluster)
         except (KeyboardInterrupt, Exception) as exc:  # recorded for `up` to report
+            interrupted_start = isinstance(exc, KeyboardInterrupt) and cluster is None
             self.starting = False
             if not self.stop.is_set() or not isinstance(exc, KeyboardInterrupt):
                 code = 1
@@ -440,11 +449,13 @@ class _Supervisor:
                 if code == 0:
                     self.write(status="stopping")
                 cluster.stop()
-                if run is not None and not leftovers(run.stack.snapshot()):
-                    run.stack.release()
             if run is not None:
+                if not leftovers(run.stack.snapshot()):
+                    run.stack.release()
                 if code == 0:
-                    run.update_manifest(status=STATUS_COMPLETED, finished_at=time.time())
+                    # Stopped during start-up (Ctrl-C on `up`, `down`): it never served; say so.
+                    final = STATUS_INTERRUPTED if interrupted_start else STATUS_COMPLETED
+                    run.update_manifest(status=final, finished_at=time.time())
                 run.close()
             if code == 0:
                 self.write(status="stopped", stopped_at=time.time())

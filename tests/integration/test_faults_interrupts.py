@@ -75,8 +75,9 @@ def _assert_nothing_left(reports: Path, run: Path) -> None:
     assert record["groups"].get("local"), "the local target never recorded its stack"
     _wait_for(lambda: leftovers(record) == [], f"the recorded stack to be gone: {leftovers(record)}", 60.0)
     assert processes_using(reports) == []
-    reaper = record.get("reaper") or {}
-    assert not same_process(int(reaper["pid"]), reaper.get("create_time")), "the lifeline reaper outlived the run"
+    reaper = record.get("reaper")  # `hpabench run` has one; `up`'s supervisor is detached itself
+    if reaper is not None:
+        assert not same_process(int(reaper["pid"]), reaper.get("create_time")), "the lifeline reaper outlived the run"
 
 
 def _run(tmp_path: Path, point: str | None, text: str = TINY, *extra: str) -> tuple[int, str, Path]:
@@ -224,4 +225,31 @@ def test_a_node_level_server_killed_mid_run(tmp_path: Path, server: str, flag: s
         client = pd.read_parquet(run / "data" / "client_stats.parquet")
         after = client[(client["route"] == "ALL") & (client["ts"] > restarted["ts"] + 1.0)]
         assert after["requests"].sum() > 0 and after["failures"].sum() < after["requests"].sum() * 0.2
+    _assert_nothing_left(reports, run)
+
+
+def test_ctrl_c_on_up_does_not_leave_the_stack_coming_up(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpabench", "up", "--reports-dir", str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+
+        def starting() -> bool:
+            records = [read_stack(p) for p in reports.glob("*/stack.json")]
+            return any(r is not None and r["groups"].get("local") for r in records)
+
+        _wait_for(starting, "the supervisor to start the stack")
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    supervisor = json.loads((reports / ".local" / "stack.json").read_text())
+    assert not same_process(supervisor["pid"], supervisor["pid_create_time"]), "the supervisor kept bringing it up"
+    run = Path(supervisor["run_dir"])
+    assert _manifest(run)["status"] == "interrupted"
     _assert_nothing_left(reports, run)

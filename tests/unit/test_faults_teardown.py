@@ -232,3 +232,43 @@ def test_interrupt_during_analysis_is_recorded(tmp_path: Path, monkeypatch: pyte
     assert manifest["status"] == "interrupted" and "report_interrupted" in manifest["flags"]
     summary = json.loads((outcome.run_path / "summary.json").read_text())
     assert summary["status"] == "interrupted"
+
+
+# ---------------------------------------------------------------------------- down / status
+
+
+def test_down_with_nothing_running_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hpabench.cli import main
+
+    assert main(["down", "--reports-dir", str(tmp_path)]) == 0
+    assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_status_sees_a_running_run_and_down_run_reaps_a_dead_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpabench.cli import main
+
+    live = RunDir.create(tmp_path, "live")
+    live.stack.set_owner("runner", os.getpid())
+    live.stack.set_urls(service="http://127.0.0.1:1234", prometheus="http://127.0.0.1:5678")
+    assert main(["status", "--reports-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"hpabench run (pid {os.getpid()})" in out and "http://127.0.0.1:1234" in out
+    live.stack.release()
+    live.close()
+
+    dead = RunDir.create(tmp_path, "dead")
+    dead.update_manifest(status="running", flags=[])
+    orphan = _sleeper()
+    try:
+        dead.stack.set_group("local", processes=[[*process_identity(orphan.pid), "pod"]])
+        assert main(["down", "--run", str(dead.path), "--reports-dir", str(tmp_path)]) == 0
+        _wait_gone(orphan)
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+        dead.close()
+    assert json.loads((dead.path / "manifest.json").read_text())["status"] == "interrupted"
+    assert main(["status", "--reports-dir", str(tmp_path)]) == 1  # nothing runs any more
