@@ -107,6 +107,11 @@ def interrupt_once(work: Path, scenario: Path, kind: str, delay_s: float) -> dic
     left = leftovers(record) if record else []
     status = manifest.get("status")
     stage = _stage_at(run, sent_at)
+    if run is None:
+        # The run directory is made before anything is started: nothing to clean, claim or keep.
+        return {"kind": kind, "delay_s": round(delay_s, 2), "stage": "before-run-dir", "exit_code": code,
+                "down_exit_code": down_code, "status": None, "flags": None, "clean": True, "leftovers": [],
+                "honest": code in (130, -signal.SIGKILL) and down_code in (None, 0), "data_kept": True}  # fmt: skip
     if finished_before:
         honest = status == "completed" and code == 0
     elif kind == "SIGKILL":
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sigkill", type=int, default=5)
     parser.add_argument("--kills", type=int, default=3, help="deaths per server in part 2")
     parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--max-delay-s", type=float, default=MAX_DELAY_S, help="signals land in [0.5, this] s")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         scenario = work / "tiny.yaml"
         scenario.write_text(SCENARIO)
         for kind in kinds:
-            row = interrupt_once(work, scenario, kind, rng.uniform(0.5, MAX_DELAY_S))
+            row = interrupt_once(work, scenario, kind, rng.uniform(0.5, args.max_delay_s))
             results["interrupts"].append(row)
             print(json.dumps(row), flush=True)
         for server in ["haproxy", "prometheus"] * args.kills:
