@@ -27,19 +27,23 @@ import httpx
 from hpabench import hostinfo
 from hpabench.console import Console
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
-from hpabench.lifeline import FLAG_TEARDOWN_INCOMPLETE, Lifeline
+from hpabench.lifeline import Lifeline
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_RUNNING,
     RunDir,
-    read_events,
-    write_json_atomic,
 )
 from hpabench.signals import deferred_signals, fault_point
-from hpabench.stack import clean, leftovers
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
+from hpabench.teardown import (
+    FLAG_REPORT_INTERRUPTED,
+    FLAG_TEARDOWN_INCOMPLETE,
+    fault_flags,
+    mark_report_interrupted,
+    verified_teardown,
+)
 
 DEFAULT_REPORTS_DIR = Path("reports")
 WARMUP_TIMEOUT_S = 20.0
@@ -50,7 +54,6 @@ DEFAULT_WARMUP_PATHS = ("/",)
 MAX_WORKERS = 64
 MIN_TIME_SCALE = 0.01
 MAX_TIME_SCALE = 100.0
-FLAG_REPORT_INTERRUPTED = "report_interrupted"
 MAX_DURATION_S = 86400.0
 
 
@@ -208,30 +211,12 @@ def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
 
 
 def shape_plan(options: RunOptions) -> Any:
-    """The plan of the --locustfile's own LoadTestShape (None without one); SpecError (exit 2)
-    when such a run lacks --max-duration or asks for a --time-scale (scenarios/own_shape.py)."""
+    """The plan of the --locustfile's own LoadTestShape, or None (scenarios/own_shape.py)."""
     if options.locustfile is None:
         return None
-    from hpabench.scenarios.own_shape import probe_locustfile
+    from hpabench.scenarios.own_shape import admit_shape
 
-    bound = options.max_duration_s or MAX_DURATION_S
-    plan = probe_locustfile(options.locustfile, min(bound, MAX_DURATION_S))
-    if plan is None:
-        return None
-    issues = []
-    if options.max_duration_s is None:
-        issues.append(
-            SpecIssue("--max-duration", "", f"{options.locustfile.name} brings its own LoadTestShape ({plan.shape}); "
-                      "bound the run with --max-duration SECONDS")
-        )  # fmt: skip
-    if options.time_scale != 1.0:
-        issues.append(
-            SpecIssue("--time-scale", "", f"does not apply to a locustfile's own LoadTestShape ({plan.shape}): "
-                      "it runs on its own clock")
-        )  # fmt: skip
-    if issues:
-        raise SpecError(issues, headline="invalid command-line values:")
-    return plan
+    return admit_shape(options.locustfile, options.max_duration_s, options.time_scale, MAX_DURATION_S)
 
 
 def _write_planned(run: RunDir, scenario: Any, time_scale: float, plan: Any = None) -> float:
@@ -414,41 +399,20 @@ class Pipeline:
         self._stage("collect", "finished")
 
     def _teardown(self) -> None:
-        """Stop the target with SIGINT/SIGTERM deferred, so no wait inside `stop()` is cut short;
-        then check the stack record: what is still there is cleaned by record, and whatever
-        survives even that is recorded (`complete: false`, flag `teardown_incomplete`)."""
+        """Signal-proof, verified teardown (hpabench/teardown.py); its outcome goes on the run."""
         assert self.run is not None
         if self.deployed is None and not self.run.stack.snapshot()["groups"]:
-            return  # nothing was started (a start that failed has stopped itself; verified below)
-        with deferred_signals() as deferred:
-            self._stage("teardown", "started")
-            before = self.run.stack.snapshot()
-            error = None
-            try:
-                if self.deployed is not None:
-                    self.deployed.stop()
-            except (HpabenchError, OSError) as exc:
-                error = str(exc)
-                self.run.events.emit("warning", message=f"target stop failed: {exc}")
-            finally:
-                self.deployed = None
-                left = sorted(set(leftovers(before) + leftovers(self.run.stack.snapshot())))
-                if left:
-                    self.run.events.emit("warning", message="teardown left things behind; stopping them by record")
-                    left = sorted(set(clean(before) + clean(self.run.stack.snapshot())))
-                if left or error:
-                    self.flags.append(FLAG_TEARDOWN_INCOMPLETE)
-                    self.console.warn("teardown incomplete: " + "; ".join(left or [error or ""]))
-                if deferred.interrupted:
-                    self.teardown_signals += deferred.names()
-                    self.console.warn(f"{', '.join(deferred.names())} during teardown: finished tearing down first")
-                self._stage(
-                    "teardown",
-                    "finished",
-                    complete=not left and error is None,
-                    leftovers=left,
-                    deferred_signals=deferred.names(),
-                )
+            return  # nothing was started (a start that failed has stopped itself; verified otherwise)
+        deployed, self.deployed = self.deployed, None
+        self.console.stage("teardown")
+        result = verified_teardown(deployed.stop if deployed is not None else None, self.run)
+        if not result.complete:
+            self.flags.append(FLAG_TEARDOWN_INCOMPLETE)
+            self.console.warn("teardown incomplete: " + "; ".join(result.leftovers or [result.error or ""]))
+        if result.deferred_signals:
+            self.teardown_signals += result.deferred_signals
+            names = ", ".join(result.deferred_signals)
+            self.console.warn(f"{names} during teardown: finished tearing down first")
 
     # -- the whole run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -525,11 +489,22 @@ class Pipeline:
         if not self._analyze_and_report():
             status = STATUS_INTERRUPTED
             self.flags.append(FLAG_REPORT_INTERRUPTED)
+        self._warn_harness_faults()
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
             status, EXIT_TOOL_ERROR
         )
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
+
+    def _warn_harness_faults(self) -> None:
+        from hpabench.analysis.faults import harness_faults
+
+        broken = harness_faults(self.flags)
+        if broken:
+            self.console.warn(
+                f"the harness broke during this run ({', '.join(broken)}): see the fault events; "
+                "a gate will not judge it"
+            )
 
     def _scenario_entry(self, scenario: Any) -> dict[str, Any]:
         entry: dict[str, Any] = scenario.model_dump(mode="json")
@@ -568,31 +543,10 @@ class Pipeline:
         except (HpabenchError, OSError, ValueError, KeyError) as exc:
             self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
         except KeyboardInterrupt:
-            with deferred_signals():
-                mark_report_interrupted(self.run)
+            mark_report_interrupted(self.run)
             self.console.warn(f"interrupted during analysis/report; rebuild it with `hpabench report {self.run.path}`")
             return False
         return True
-
-
-def fault_flags(run_path: Path) -> list[str]:
-    """The flags of the run's `fault` events (a dead load balancer, Prometheus, runner...)."""
-    return sorted({str(e["flag"]) for e in read_events(run_path) if e.get("kind") == "fault" and e.get("flag")})
-
-
-def mark_report_interrupted(run: RunDir) -> None:
-    """Analysis or report was cut short: manifest and summary (if written) say so."""
-    manifest = run.read_manifest()
-    flags = sorted(set(manifest.get("flags") or []) | {FLAG_REPORT_INTERRUPTED})
-    run.update_manifest(status=STATUS_INTERRUPTED, flags=flags)
-    run.events.emit("stage", stage="report", state="failed", interrupted=True)
-    summary_path = run.path / "summary.json"
-    if summary_path.exists():
-        import json
-
-        summary = json.loads(summary_path.read_text())
-        summary.update(status=STATUS_INTERRUPTED, flags=sorted(set(summary.get("flags") or []) | set(flags)))
-        write_json_atomic(summary_path, summary)
 
 
 def finish_report(run_path: Path, console: Console | None = None) -> Path:

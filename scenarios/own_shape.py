@@ -88,6 +88,28 @@ def probe_locustfile(locustfile: Path, max_duration_s: float) -> ShapePlan | Non
     )
 
 
+def admit_shape(locustfile: Path, max_duration_s: float | None, time_scale: float, bound_s: float) -> ShapePlan | None:
+    """The locustfile's shape plan (None without a shape); SpecError (exit 2) when a shape run
+    lacks an explicit `--max-duration` or asks for a `--time-scale` (see the module docstring)."""
+    plan = probe_locustfile(locustfile, min(max_duration_s or bound_s, bound_s))
+    if plan is None:
+        return None
+    issues = []
+    if max_duration_s is None:
+        issues.append(
+            SpecIssue("--max-duration", "", f"{locustfile.name} brings its own LoadTestShape ({plan.shape}); "
+                      "bound the run with --max-duration SECONDS")
+        )  # fmt: skip
+    if time_scale != 1.0:
+        issues.append(
+            SpecIssue("--time-scale", "", f"does not apply to a locustfile's own LoadTestShape ({plan.shape}): "
+                      "it runs on its own clock")
+        )  # fmt: skip
+    if issues:
+        raise SpecError(issues, headline="invalid command-line values:")
+    return plan
+
+
 def planned_frame(plan: ShapePlan) -> pd.DataFrame:
     """planned.parquet rows: t_s, stage, users, rps (NaN: a shape plans users)."""
     frame = pd.DataFrame(list(plan.rows), columns=["t_s", "stage", "users"])
