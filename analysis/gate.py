@@ -23,6 +23,7 @@ from typing import Any
 
 from hpabench.analysis.baseline import BaselineFile, BaselineKpi, load_baseline
 from hpabench.analysis.compare import load_summary
+from hpabench.analysis.faults import harness_faults
 from hpabench.analysis.runcheck import check_run_dir, summary_issues
 from hpabench.analysis.thresholds import Check, Threshold, evaluate, load_thresholds
 from hpabench.errors import EXIT_OK, EXIT_THRESHOLDS_FAILED, EXIT_TOOL_ERROR, SpecError, SpecIssue
@@ -147,7 +148,10 @@ def gate(run_path: Path, baseline_path: Path, thresholds_path: Path | None = Non
     measured = [c for c in checks if c.actual is not None]
     if run_status == "completed" and not measured:
         warnings.append("the run measured none of the gated KPIs: nothing to judge (not a regression)")
-    if run_status != "completed" or not measured:
+    broken = harness_faults(flags)
+    if broken:
+        warnings.append(f"harness faults: {', '.join(broken)} — the run measured a broken harness; not judged")
+    if run_status != "completed" or not measured or broken:
         exit_code = EXIT_TOOL_ERROR
     elif any(c.outcome == "fail" for c in checks):
         exit_code = EXIT_THRESHOLDS_FAILED

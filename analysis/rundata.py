@@ -185,7 +185,7 @@ def _read_frame(data_dir: Path, stem: str, columns: tuple[str, ...], notes: list
         except Exception as exc:  # a truncated parquet file (crash mid-write) must not stop analysis
             notes.append(f"{parquet.name} unreadable ({type(exc).__name__}); trying {jsonl.name}")
     if frame is None and jsonl.exists():
-        frame = _read_jsonl(jsonl)
+        frame = read_jsonl(jsonl)
     if frame is None and stem == "client_stats":
         frame = _merge_process_files(data_dir, notes)
     if frame is None:
@@ -228,7 +228,8 @@ def _merge_process_files(data_dir: Path, notes: list[str]) -> pd.DataFrame | Non
     return frame
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+def read_jsonl(path: Path) -> pd.DataFrame:
+    """One frame from a jsonl file; a torn last line (a crash mid-write) is skipped."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:

@@ -14,9 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hpabench.analysis import catalogue, scaling
+import pandas as pd
+
+from hpabench.analysis import catalogue, errors, scaling
 from hpabench.analysis import fairness as fairness_mod
 from hpabench.analysis.facts import SLO_WINDOW_S, RunFacts, Window
+from hpabench.analysis.faults import fault_notes
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
 from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, latency_stats, route_rows
 from hpabench.analysis.phases import Phase
@@ -64,6 +67,7 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         flags.append("cgroups_not_enforced")
     if run.status in ("interrupted", "failed") and run.status not in flags:
         flags.append(run.status)
+    notes += fault_notes(run.events, run.prom, _expected_series(run))
     capacity = facts.capacity
     return {
         "schema_version": SCHEMA_VERSION,
@@ -83,6 +87,15 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "flags": sorted(set(flags)),
         "notes": notes,
     }
+
+
+def _expected_series(run: RunData) -> list[str]:
+    """The default profile's series, once a load phase ran (before that none could exist)."""
+    if run.manifest.get("load_ended_at") is None:
+        return []
+    from hpabench.analysis.profile import load_profile
+
+    return load_profile().names()
 
 
 def _change_entry(response: scaling.ChangeResponse, recovery_s: float | None) -> dict[str, Any]:
@@ -148,5 +161,8 @@ def analyze_run(path: Path, capacity_rps_per_pod: float | None = None) -> dict[s
     """Load the run at `path`, build its summary and write `summary.json`; returns the summary."""
     run = load_run(Path(path))
     summary = build_summary(run, capacity_rps_per_pod)
+    everything = run.client[run.client["route"] == ALL_ROUTES] if "route" in run.client else run.client.iloc[:0]
+    requests, failures = (int(pd.to_numeric(everything[c], errors="coerce").sum()) for c in ("requests", "failures"))
+    errors.annotate_summary(summary, errors.read_errors(Path(path) / "data"), requests, failures)
     write_json_atomic(Path(path) / SUMMARY, summary)
     return summary

@@ -83,6 +83,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scrape_interval_s=args.scrape_interval_s,
         image=args.image,
         label=args.label,
+        max_duration_s=args.max_duration,
     )
     if args.dry_run:
         from hpabench.pipeline import dry_run
@@ -160,20 +161,58 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from hpabench.deploy.local.daemon import format_status, hpa_status, status
+    from hpabench.deploy.local.daemon import format_status, has_stack, hpa_status, stack_urls, status
+    from hpabench.errors import TargetError
+    from hpabench.lifeline import active_runs
 
-    print(format_status(status(args.reports_dir)))
-    for description in hpa_status(args.reports_dir):
-        print()
-        print(description)
+    runs = [r for r in active_runs(args.reports_dir) if r["runner_alive"]]
+    if not has_stack(args.reports_dir) and not runs:
+        raise TargetError("no local stack is running (start one with: hpabench up)")
+    if has_stack(args.reports_dir):
+        for label, url in stack_urls(args.reports_dir).items():
+            print(f"{label}: {url}")
+        print(format_status(status(args.reports_dir)))
+        for description in hpa_status(args.reports_dir):
+            print()
+            print(description)
+    for found in runs:
+        record, urls = found["record"], found["record"].get("urls") or {}
+        if found["run_dir"] == _up_run_dir(args.reports_dir):
+            continue
+        print(f"\nhpabench run (pid {record['runner']['pid']}): {found['run_dir']}")
+        for label, url in urls.items():
+            print(f"{label}: {url}")
+        processes = sum(len(g.get("processes") or []) for g in record["groups"].values())
+        print(f"processes: {processes} recorded (stop with: hpabench down --run {found['run_dir']})")
     return EXIT_OK
 
 
-def _cmd_down(args: argparse.Namespace) -> int:
-    from hpabench.deploy.local.daemon import down
+def _up_run_dir(reports_dir: Path) -> str | None:
+    stack_file = reports_dir / ".local" / "stack.json"
+    try:
+        return str(json.loads(stack_file.read_text()).get("run_dir"))
+    except (OSError, ValueError):
+        return None
 
-    down(args.reports_dir)
-    print("stopped")
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    """Stop the `up` stack and every run whose stack is still recorded as active (or just
+    `--run DIR`); exit 0 when there was nothing to stop, as `docker compose down` does."""
+    from hpabench.deploy.local.daemon import down, has_stack
+    from hpabench.errors import TargetError
+    from hpabench.lifeline import active_runs, stop_run
+
+    stopped, problems = [], []
+    if args.run is None and has_stack(args.reports_dir):
+        down(args.reports_dir)
+        stopped.append("the local stack (hpabench up)")
+    run_dirs = [args.run] if args.run is not None else [Path(r["run_dir"]) for r in active_runs(args.reports_dir)]
+    for run_dir in run_dirs:
+        problems += stop_run(run_dir)
+        stopped.append(str(run_dir))
+    if problems:
+        raise TargetError("hpabench down left things behind:\n  " + "\n  ".join(problems))
+    print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop")
     return EXIT_OK
 
 
@@ -215,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=1.0, help="compress time, e.g. 0.25 = 4x shorter")
     p.add_argument("--workers", type=int, default=0, help="Locust distributed mode with N workers")
     p.add_argument("--locustfile", type=_path, help="your own locustfile (User classes + LoadTestShape)")
+    p.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="bound of a run whose --locustfile brings its own LoadTestShape (required then; the shape is the plan)",
+    )
     p.add_argument("--allow-external-target", action="store_true", help="allow load to non-loopback hosts")
     p.add_argument("--no-autoscale", action="store_true", help="keep the web tier at minReplicas")
     p.add_argument("--scrape-interval-s", type=float, default=5.0)
@@ -253,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = add(name, help_text)
         reports_dir(p)
+        if name == "down":
+            p.add_argument("--run", type=Path, help="stop only this run directory's recorded stack")
         if name == "up":
             variant_args(p)
             p.add_argument("--scrape-interval-s", type=float, default=5.0)

@@ -11,6 +11,8 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 
 from __future__ import annotations
 
+import math
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from hpabench.console import Console
 from hpabench.contract import MANIFEST_SCHEMA_VERSION
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
 from hpabench.inputfile import check_output_dir
+from hpabench.lifeline import Lifeline
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -34,9 +37,17 @@ from hpabench.rundir import (
     STATUS_RUNNING,
     RunDir,
 )
+from hpabench.signals import deferred_signals, fault_point
 from hpabench.slo import ResolvedSlo
 from hpabench.slo import resolve_slo as resolve_slo_fields
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
+from hpabench.teardown import (
+    FLAG_REPORT_INTERRUPTED,
+    FLAG_TEARDOWN_INCOMPLETE,
+    fault_flags,
+    mark_report_interrupted,
+    verified_teardown,
+)
 
 DEFAULT_REPORTS_DIR = Path("reports")
 WARMUP_TIMEOUT_S = 20.0
@@ -47,6 +58,7 @@ DEFAULT_WARMUP_PATHS = ("/",)
 MAX_WORKERS = cliinput.MAX_WORKERS
 MIN_TIME_SCALE = cliinput.MIN_TIME_SCALE
 MAX_TIME_SCALE = cliinput.MAX_TIME_SCALE
+MAX_DURATION_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class RunOptions:
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
     # Settings only one target understands (e.g. the k8s target's context); the target validates them.
     target_settings: dict[str, Any] = field(default_factory=dict)
+    # Bound of a run whose --locustfile brings its own LoadTestShape (required then; see own_shape.py).
+    max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reports_dir", Path(self.reports_dir).absolute())
@@ -85,6 +99,11 @@ class RunOptions:
         found = cliinput.time_scale_issues(self.time_scale)
         found += cliinput.workers_issues(self.workers)
         found += cliinput.scrape_interval_issues(self.scrape_interval_s)
+        if self.max_duration_s is not None and not (
+            math.isfinite(self.max_duration_s) and 1 <= self.max_duration_s <= MAX_DURATION_S
+        ):
+            bound = f"must be 1 to {MAX_DURATION_S:g} s, not {self.max_duration_s!r}"
+            found.append(SpecIssue("command line", "--max-duration", bound))
         found += check_output_dir(self.reports_dir, "--reports-dir")
         return found
 
@@ -188,9 +207,23 @@ def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
     write_rendered(run.path, objects)
 
 
-def _write_planned(run: RunDir, scenario: Any, time_scale: float) -> float:
+def shape_plan(options: RunOptions) -> Any:
+    """The plan of the --locustfile's own LoadTestShape, or None (scenarios/own_shape.py)."""
+    if options.locustfile is None:
+        return None
+    from hpabench.scenarios.own_shape import admit_shape
+
+    return admit_shape(options.locustfile, options.max_duration_s, options.time_scale, MAX_DURATION_S)
+
+
+def _write_planned(run: RunDir, scenario: Any, time_scale: float, plan: Any = None) -> float:
     from hpabench.scenarios.shapes import planned_curve
 
+    if plan is not None:
+        from hpabench.scenarios.own_shape import planned_frame
+
+        planned_frame(plan).to_parquet(run.data / "planned.parquet", index=False)
+        return float(plan.duration_s)
     planned = planned_curve(scenario, time_scale=time_scale, step_s=1.0)
     planned.to_parquet(run.data / "planned.parquet", index=False)
     return float(planned["t_s"].max()) if len(planned) else 0.0
@@ -253,6 +286,8 @@ class Pipeline:
         self.run: RunDir | None = None
         self.load_window: tuple[float, float] | None = None
         self.flags: list[str] = []
+        self.plan: Any = None  # a --locustfile's own LoadTestShape, tabulated (own_shape.ShapePlan)
+        self.teardown_signals: list[str] = []  # SIGINT/SIGTERM that arrived while tearing down
 
     # -- stages -------------------------------------------------------------------------------
     def _stage(self, name: str, state: str, **extra: Any) -> None:
@@ -260,6 +295,7 @@ class Pipeline:
         self.run.events.emit("stage", stage=name, state=state, **extra)
         if state == "started":
             self.console.stage(name)
+        fault_point(f"{name}.{state}")
 
     def _deploy(self, resolved: _Resolved) -> Deployed:
         assert self.run is not None
@@ -267,6 +303,7 @@ class Pipeline:
         self.deployed = deployed = resolved.target.start(resolved.objects, self.run, self.console.info)
         self.console.info(f"    service:    {deployed.service_url}")
         self.console.info(f"    prometheus: {deployed.prometheus_url}")
+        self.run.stack.set_urls(service=deployed.service_url, prometheus=deployed.prometheus_url)
         self._stage("deploy", "finished")
         return deployed
 
@@ -291,6 +328,9 @@ class Pipeline:
             status_hint=status_hint,
             events=self.run.events,
             allowed_hosts=frozenset(deployed.load_hosts),
+            stack=self.run.stack,
+            shape_plan=self.plan,
+            max_duration_s=self.options.max_duration_s,
         )
         driver = self.driver or run_load
         started = time.time()
@@ -305,11 +345,30 @@ class Pipeline:
         # The driver's own clock is the authority on when load really started and ended.
         self.load_window = (result.started_at, result.ended_at)
         self.run.update_manifest(load_started_at=result.started_at, load_ended_at=result.ended_at)
+        if self.plan is not None:
+            from hpabench.scenarios.own_shape import apply_to_load
+
+            apply_to_load(self.run.data, self.plan, result.started_at)
         self.flags += list(result.flags)
+        self._show_top_errors(result)
         self._stage("load", "finished", interrupted=result.interrupted)
         if result.interrupted:
             raise KeyboardInterrupt("load driver interrupted")
         return result
+
+    def _show_top_errors(self, result: Any) -> None:
+        """Why requests failed, on the console (status, route, count), when any did."""
+        from hpabench.analysis import errors
+
+        assert self.run is not None
+        requests, failures = int(getattr(result, "requests", 0) or 0), int(getattr(result, "failures", 0) or 0)
+        if not failures:
+            return
+        self.console.warn(f"{failures} of {requests} requests failed ({failures / max(requests, 1):.1%}); top errors:")
+        for error in errors.top_errors(errors.read_errors(self.run.data)):
+            self.console.info(f"    {errors.describe(error)}")
+        if errors.errors_dominate(requests, failures):
+            self.console.warn("most requests failed: the latency of this run describes failures, not the system")
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect as collect_from_prometheus
@@ -341,20 +400,27 @@ class Pipeline:
         self._stage("collect", "finished")
 
     def _teardown(self) -> None:
-        if self.deployed is None:
-            return
+        """Signal-proof, verified teardown (hpabench/teardown.py); its outcome goes on the run."""
         assert self.run is not None
-        self._stage("teardown", "started")
-        try:
-            self.deployed.stop()
-        finally:
-            self.deployed = None
-            self._stage("teardown", "finished")
+        if self.deployed is None and not self.run.stack.snapshot()["groups"]:
+            return  # nothing was started (a start that failed has stopped itself; verified otherwise)
+        deployed, self.deployed = self.deployed, None
+        self.console.stage("teardown")
+        result = verified_teardown(deployed.stop if deployed is not None else None, self.run)
+        if not result.complete:
+            self.flags.append(FLAG_TEARDOWN_INCOMPLETE)
+            self.console.warn("teardown incomplete: " + "; ".join(result.leftovers or [result.error or ""]))
+        if result.deferred_signals:
+            self.teardown_signals += result.deferred_signals
+            names = ", ".join(result.deferred_signals)
+            self.console.warn(f"{names} during teardown: finished tearing down first")
 
     # -- the whole run ------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
         resolved = resolve_inputs(self.options, self.target_factory)
-        label = self.options.label or f"{resolved.scenario.name}-{resolved.variant.name}"
+        self.plan = plan = shape_plan(self.options)
+        scenario_name = plan.shape if plan is not None else resolved.scenario.name
+        label = self.options.label or f"{scenario_name}-{resolved.variant.name}"
         slo = resolve_slo(resolved.scenario, resolved.variant)
         self.run = run = RunDir.create(self.options.reports_dir, label)
         self.console.info(f"run directory: {run.path}")
@@ -362,7 +428,8 @@ class Pipeline:
             schema_version=MANIFEST_SCHEMA_VERSION,
             run_id=run.run_id,
             status=STATUS_RUNNING,
-            scenario=resolved.scenario.model_dump(mode="json"),
+            scenario=self._scenario_entry(resolved.scenario),
+            load_plan=plan.to_json() if plan is not None else None,
             variant=resolved.variant.model_dump(mode="json"),
             target=self.options.target,
             time_scale=self.options.time_scale,
@@ -380,12 +447,13 @@ class Pipeline:
             flags=[],
         )
         status, error = STATUS_FAILED, None
+        lifeline = self._start_lifeline(run)
         try:
             with _sigterm_as_interrupt():
                 try:
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
-                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale)
+                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale, self.plan)
                     self._stage("render", "finished", planned_duration_s=planned_s)
                     deployed = self._deploy(resolved)
                     self._stage("warmup", "started")
@@ -407,11 +475,26 @@ class Pipeline:
                 finally:
                     self._teardown()
         except KeyboardInterrupt:
-            # A second Ctrl-C during collection or teardown: teardown has already been attempted.
+            # A second Ctrl-C during collection: teardown has run (signal-proof) in the finally above.
             status = STATUS_INTERRUPTED
         finally:
-            run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
+            with deferred_signals() as closing:
+                if self.teardown_signals and status == STATUS_COMPLETED:
+                    status = STATUS_INTERRUPTED
+                self.flags += fault_flags(run.path)
+                run.update_manifest(status=status, error=error, finished_at=time.time(), flags=sorted(set(self.flags)))
+                if FLAG_TEARDOWN_INCOMPLETE not in self.flags:
+                    run.stack.release()
+                if lifeline is not None:
+                    lifeline.release()
+            if closing.interrupted and status == STATUS_COMPLETED:
+                status = STATUS_INTERRUPTED
+                run.update_manifest(status=status)
         reported = self._analyze_and_report()
+        if reported is None:
+            status = STATUS_INTERRUPTED
+            self.flags.append(FLAG_REPORT_INTERRUPTED)
+        self._warn_harness_faults()
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
             status, EXIT_TOOL_ERROR
@@ -421,6 +504,34 @@ class Pipeline:
             exit_code = EXIT_TOOL_ERROR
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
 
+    def _warn_harness_faults(self) -> None:
+        from hpabench.analysis.faults import harness_faults
+
+        broken = harness_faults(self.flags)
+        if broken:
+            self.console.warn(
+                f"the harness broke during this run ({', '.join(broken)}): see the fault events; "
+                "a gate will not judge it"
+            )
+
+    def _scenario_entry(self, scenario: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = scenario.model_dump(mode="json")
+        if self.plan is not None:
+            from hpabench.scenarios.own_shape import scenario_entry
+
+            entry = scenario_entry(self.plan, entry)
+        return entry
+
+    def _start_lifeline(self, run: RunDir) -> Lifeline | None:
+        """Record ourselves as the runner and start the reaper that cleans up if we die (lifeline.py)."""
+        run.stack.set_owner("runner", os.getpid())
+        try:
+            return Lifeline.start(run.path, run.stack)
+        except OSError as exc:
+            run.events.emit("warning", message=f"lifeline reaper not started: {exc}")
+            self.console.warn(f"lifeline reaper not started ({exc}); after a crash: hpabench down --run {run.path}")
+            return None
+
     def _collect_best_effort(self) -> None:
         assert self.run is not None
         try:
@@ -429,8 +540,11 @@ class Pipeline:
             self.run.events.emit("warning", message=f"collection failed: {exc}")
             self.console.warn(f"collection failed: {exc}")
 
-    def _analyze_and_report(self) -> bool:
-        """Write summary.json and report.html; False (with a console line) when that failed."""
+    def _analyze_and_report(self) -> bool | None:
+        """Analyze and report: True when written, False when that failed (with a console line),
+        None if interrupted (then the manifest — and a summary already written — say
+        `interrupted` with the flag `report_interrupted`, so nothing claims a finished run whose
+        report is missing)."""
         assert self.run is not None
         try:
             report_path = self.reporter(self.run.path, self.console)
@@ -439,6 +553,10 @@ class Pipeline:
         except (HpabenchError, OSError, ValueError, KeyError) as exc:
             self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
             return False
+        except KeyboardInterrupt:
+            mark_report_interrupted(self.run)
+            self.console.warn(f"interrupted during analysis/report; rebuild it with `hpabench report {self.run.path}`")
+            return None
 
 
 def finish_report(run_path: Path, console: Console | None = None) -> Path:
@@ -452,9 +570,11 @@ def finish_report(run_path: Path, console: Console | None = None) -> Path:
         (console or Console()).warn(warning)
     if console:
         console.stage("analyze")
+    fault_point("analyze.started")
     analyze_run(run_path)
     if console:
         console.stage("report")
+    fault_point("report.started")
     return write_run_report(run_path)
 
 

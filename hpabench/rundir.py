@@ -115,6 +115,7 @@ class RunDir:
         self.rendered = self.path / "rendered"
         self._events: EventLog | None = None
         self._events_lock = threading.Lock()
+        self._stack: Any = None
 
     @classmethod
     def create(cls, reports_dir: Path, label: str) -> RunDir:
@@ -151,6 +152,16 @@ class RunDir:
             if self._events is None:
                 self._events = EventLog(self.path / EVENTS)
             return self._events
+
+    @property
+    def stack(self) -> Any:
+        """The run's `hpabench.stack.StackRecord` (stack.json: what to clean up if we die)."""
+        from hpabench.stack import STACK_FILE, StackRecord
+
+        with self._events_lock:
+            if self._stack is None:
+                self._stack = StackRecord(self.path / STACK_FILE)
+            return self._stack
 
     def read_manifest(self) -> dict[str, Any]:
         path = self.path / MANIFEST

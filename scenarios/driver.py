@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.errors import LoadDriverError, SpecError, SpecIssue
+from hpabench.lifeline import die_with_parent
 from hpabench.rundir import EventLog
+from hpabench.scenarios import own_shape
 from hpabench.scenarios.locust_runtime import (
     CLOCK_FILE,
     CONFIG_FILE,
@@ -54,6 +57,8 @@ from hpabench.scenarios.results import MergedResults, write_results
 from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table, stage_spans, target_at, total_duration_s
 from hpabench.scenarios.spec import Scenario
+from hpabench.signals import fault_point
+from hpabench.stack import process_identity
 
 __all__ = [
     "DriverConfig",
@@ -94,6 +99,11 @@ class DriverConfig:
     status_hint: Callable[[], dict[str, Any]] | None = None
     events: EventLog | None = None
     allowed_hosts: frozenset[str] = frozenset()
+    # The run's hpabench.stack.StackRecord: Locust's pids go into its `locust` group while they run.
+    stack: Any = None
+    # A user's own LoadTestShape (own_shape.ShapePlan): the plan, bounded by max_duration_s.
+    shape_plan: Any = None
+    max_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,8 +175,13 @@ class _Session:
         self.config = config
         self.scenario = config.scenario
         self.data_dir = config.data_dir
-        self.planned_s = total_duration_s(config.scenario, config.time_scale)
-        self.spans = stage_spans(config.scenario, config.time_scale)
+        self.plan = config.shape_plan
+        if self.plan is not None:
+            self.planned_s = self.plan.duration_s
+            self.spans = own_shape.spans(self.plan)
+        else:
+            self.planned_s = total_duration_s(config.scenario, config.time_scale)
+            self.spans = stage_spans(config.scenario, config.time_scale)
         self.procs: list[_Proc] = []
         self.launched_at = time.time()
         self.t0: float | None = None
@@ -200,8 +215,24 @@ class _Session:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: Ctrl-C reaches the driver, which stops it
+                # The kernel kills Locust if we die (even by SIGKILL): no load without a runner.
+                # Only from the main thread: the signal follows the forking *thread's* death.
+                preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
         self.procs.append(_Proc(name, role, popen, log_path))
+        self._record()
+
+    def _record(self) -> None:
+        """Locust's processes in the run's stack record (what `hpabench down` kills first)."""
+        if self.config.stack is None:
+            return
+        live = [p for p in self.procs if p.alive()]
+        if live:
+            self.config.stack.set_group(
+                "locust", processes=[[*process_identity(p.popen.pid), f"locust {p.name}"] for p in live]
+            )
+        else:
+            self.config.stack.clear_group("locust")
 
     def start(self) -> None:
         data_dir = self.data_dir
@@ -279,9 +310,14 @@ class _Session:
         # Stage, plan and clock describe the second the numbers come from, not "now": the newest
         # complete second lags the wall clock, and a stage named ahead of its load misleads.
         at_s = measured_instant_s(elapsed, latest.ts if latest is not None else None)
-        target = target_at(self.scenario, at_s, self.config.time_scale) if self.t0 is not None else None
-        stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
-        planned_rps = target.rps if target is not None else None
+        if self.plan is not None:
+            at = own_shape.stage_at(self.plan, at_s) if self.t0 is not None else None
+            stage = at[0] if at is not None else ("starting" if self.t0 is None else "stopping")
+            planned_rps = None
+        else:
+            target = target_at(self.scenario, at_s, self.config.time_scale) if self.t0 is not None else None
+            stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
+            planned_rps = target.rps if target is not None else None
         line = format_progress(stage, at_s, self.planned_s, latest, planned_rps, self._status())
         return str(line)
 
@@ -294,6 +330,7 @@ class _Session:
                 t0 = read_clock(self.data_dir).get("t0")
                 if t0:
                     self.t0 = float(t0)
+                    fault_point("load.running")
                 elif now - self.launched_at > STARTUP_TIMEOUT_S:
                     self.failure = f"Locust did not start the load within {STARTUP_TIMEOUT_S:.0f} s"
                     return
@@ -308,7 +345,12 @@ class _Session:
                     self._emit("warning", message=f"Locust {proc.name} exited with code {proc.popen.returncode}")
             if self.t0 is not None:
                 self._emit_stage_events(now)
-                if now > self.t0 + self.planned_s + GRACE_S:
+                if self.plan is not None and self.config.max_duration_s is not None:
+                    if now > self.t0 + self.config.max_duration_s:
+                        self.flags.add("max_duration_reached")
+                        self._emit("warning", message="the locustfile's shape ran past --max-duration; stopping it")
+                        return
+                elif now > self.t0 + self.planned_s + GRACE_S:
                     self.flags.add("driver_timeout")
                     self._emit("warning", message="Locust overran the planned duration; stopping it")
                     return
@@ -355,6 +397,7 @@ class _Session:
             self.flags.add("interrupted_twice")
         finally:
             self._kill_all()
+            self._record()
 
     # -- results ----------------------------------------------------------------------------
     def merge(self) -> MergedResults:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from typing import Any
 
 import gevent
@@ -58,6 +59,9 @@ class Recorder:
         self.seconds = SecondRecorder(name)
         self.client_out = JsonlWriter(data_dir / f"client_stats.{name}.jsonl", lazy=self.role == "master")
         self.load_out = JsonlWriter(data_dir / f"load.{name}.jsonl")
+        # Failed requests by (method, route, status, error): what Locust's error table shows.
+        self.errors_out = JsonlWriter(data_dir / f"errors.{name}.jsonl", lazy=True)
+        self._errors: Counter[tuple[str, str, int | None, str]] = Counter()
         self._cpu_mark = (time.time(), time.process_time())
         self._flusher: Any = None
         self._users_at: dict[int, int] = {}
@@ -65,9 +69,21 @@ class Recorder:
 
     # -- Locust event handlers ----------------------------------------------------------------
     def on_request(
-        self, request_type: str, name: str, response_time: float, response_length: int, exception: Any = None, **_: Any
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: Any = None,
+        response: Any = None,
+        **_: Any,
     ) -> None:
         self.seconds.record(time.time(), name, response_time or 0.0, exception is not None)
+        if exception is not None:
+            status = getattr(response, "status_code", None)
+            self._errors[
+                (request_type, name, status if isinstance(status, int) and status else None, _error_text(exception))
+            ] += 1
 
     def on_test_start(self, **_: Any) -> None:
         now = time.time()
@@ -99,6 +115,7 @@ class Recorder:
             self._flusher = None
         self.client_out.close()
         self.load_out.close()
+        self.errors_out.close()
 
     # -- writing ------------------------------------------------------------------------------
     def _wait_for_clock(self) -> float:
@@ -166,6 +183,21 @@ class Recorder:
         if self.role != "master":  # the master sends no requests: its rows would all be zero
             self.client_out.write(client_rows)
         self.load_out.write(load_rows)
+        if self._errors:
+            errors, self._errors = self._errors, Counter()
+            self.errors_out.write(
+                [
+                    {"ts": now, "process": self.runtime.process_name, "method": method, "route": route,
+                     "status": status, "error": error, "count": count}
+                    for (method, route, status, error), count in errors.items()
+                ]
+            )  # fmt: skip
+
+
+def _error_text(exception: Any) -> str:
+    """A short, low-cardinality error text: the URL (host, query) Locust puts in it is cut off."""
+    text = str(exception) or type(exception).__name__
+    return text.split(" for url:")[0].strip()[:160]
 
 
 _RECORDER: Recorder | None = None

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hpabench.analysis.report import lag, run_series, summaryview
+from hpabench.analysis.report import errors_table, lag, run_series, summaryview
 from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section, status_badge, table
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
@@ -83,7 +83,7 @@ def _header(run: RunData, summary: Mapping[str, Any]) -> str:
         meta.append(("time scale", f"{time_scale:g}"))
     host = run.manifest.get("host")
     if isinstance(host, Mapping):
-        cgroup = f"cgroup v{host.get('cgroup_version', '?')}"
+        cgroup = f"cgroup {_cgroup_label(host.get('cgroup_version'))}"
         meta.append(("host", f"{host.get('hostname', '?')} · {host.get('cpus', '?')} CPUs · {cgroup}"))
     sha = run.manifest.get("git_sha")
     if isinstance(sha, str) and sha:
@@ -226,6 +226,7 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
         ),
         section("Phases", summaryview.phase_table(summary)),
         section("Routes (client side)", summaryview.routes_table(summary)) if summary.get("routes") else "",
+        errors_table.errors_section(summary),
         section("All KPIs", f"<details><summary>show all</summary>{summaryview.all_kpis_table(summary)}</details>"),
         _details(run, summary),
         footer(f"hpabench report · run {run.run_id}"),
@@ -281,3 +282,9 @@ def write_run_report(run_path: Path) -> Path:
 
 
 __all__ = ["render_run_report", "run_flags", "write_run_report"]
+
+
+def _cgroup_label(version: object) -> str:
+    """`v1`, `v2` or `none` as recorded (older manifests say `1` / `2`): never `vv1`."""
+    text = str(version) if version is not None else "?"
+    return text if text.startswith("v") or not text[:1].isdigit() else f"v{text}"

@@ -43,6 +43,7 @@ from hpabench.deploy.local.postgres import accessible_to_others
 from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.local.runtimes import app_runs_unprivileged, plan_pod
 from hpabench.deploy.local.servers import HaproxyServer, PrometheusServer
+from hpabench.deploy.local.serverwatch import ServerWatch, Watched
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import (
     RUNTIME_POSTGRES,
@@ -54,6 +55,8 @@ from hpabench.deploy.local.workloads import (
 )
 from hpabench.errors import TargetError
 from hpabench.rundir import RunDir
+from hpabench.signals import fault_point
+from hpabench.stack import process_identity
 
 __all__ = ["LocalCluster", "LocalDeployment", "LocalSettings", "PodInfo"]
 
@@ -98,6 +101,9 @@ class LocalCluster:
         self._stop_lock = threading.Lock()
         self._stopped = False
         self.started_at: float | None = None
+        self._server_watch: ServerWatch | None = None
+        self._identities: dict[int, list[Any]] = {}  # pid → [pid, create_time]: looked up once
+        self._record_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
 
@@ -214,10 +220,13 @@ class LocalCluster:
         self._setup_cgroups()
         self._pick_pods_root()
         self._allocate_service_ports(spec)
+        self.record_stack()
 
         self.exporter.start(self.ports.allocate())
         self.exporter_url = self.exporter.url
         self._start_servers(spec)
+        self.record_stack()
+        fault_point("deploy.servers_started")
         self._create_deployments(spec)
         self._housekeeping = threading.Thread(target=self._housekeep, name="local-housekeeping", daemon=True)
         self._housekeeping.start()
@@ -234,6 +243,8 @@ class LocalCluster:
         self._wait_servers_ready(deadline=t0 + self.settings.ready_timeout_s)
         self._wait_routed(deadline=t0 + self.settings.ready_timeout_s)
         self._start_hpa_controllers(spec)
+        self._watch_servers()
+        self.record_stack()
         self.started_at = time.time()
         self._info(f"    local target up in {time.monotonic() - t0:.1f}s")
 
@@ -354,6 +365,7 @@ class LocalCluster:
             self._dirty.wait(HOUSEKEEPING_PERIOD_S)
             self._dirty.clear()
             self.sync_endpoints()
+            self.record_stack()
 
     def sync_endpoints(self) -> None:
         """Bring HAProxy and the Prometheus targets in line with the pods now."""
@@ -420,6 +432,47 @@ class LocalCluster:
                 raise TargetError(f"HAProxy does not route to the ready pods: {'; '.join(missing)}")
             time.sleep(0.1)
 
+    def _watch_servers(self) -> None:
+        """From now on a dead HAProxy or Prometheus is a fault: recorded, restarted (serverwatch.py)."""
+        watched = []
+        if self._haproxy is not None:
+            watched.append(Watched(self._haproxy, after_restart=self._reroute))
+        if self._prometheus is not None:
+            watched.append(Watched(self._prometheus))
+        self._server_watch = ServerWatch(watched, self.run.events.emit, self.record_stack)
+        self._server_watch.start()
+
+    def _reroute(self) -> None:
+        """A fresh HAProxy knows only its static config: forget what the old one held, re-add the pods."""
+        if self._endpoints is not None:
+            self._endpoints.reset()
+        self._wait_routed(deadline=time.monotonic() + SERVER_READY_TIMEOUT_S)
+
+    def record_stack(self) -> None:
+        """Rewrite the `local` group of the run's stack record (hpabench/stack.py): every server and
+        pod process (pid + start time), our cgroups, ports and temp paths — what `hpabench down`
+        needs if this process dies without tearing down."""
+        with self._record_lock:
+            processes = []
+            named = [(s.pid, s.name) for s in self._servers()]
+            named += [(pod.pid, pod.name) for pod in self._all_pods()]
+            for pid, label in named:
+                if pid is None:
+                    continue
+                if pid not in self._identities:
+                    self._identities[pid] = process_identity(pid)
+                processes.append([*self._identities[pid], label])
+            try:
+                self.run.stack.set_group(
+                    "local",
+                    processes=processes,
+                    cgroups=[str(p) for p in self.cgroup_paths],
+                    ports=self.infra_ports,
+                    temp_paths=[str(p) for p in self.temp_paths],
+                )
+            except OSError as exc:
+                self._warn(f"stack record not written: {exc}")
+
     def _start_hpa_controllers(self, spec: ClusterSpec) -> None:
         if not self.settings.autoscale or not spec.hpas:
             return
@@ -471,6 +524,8 @@ class LocalCluster:
             if self._stopped:
                 return
             self._stopped = True
+        if self._server_watch is not None:
+            self._server_watch.stop()  # before the servers stop: a teardown is not a fault
         for controller in self._controllers:
             try:
                 controller.stop()
@@ -480,6 +535,7 @@ class LocalCluster:
         backing = [d for d in self._deployments.values() if d.spec.runtime in SINGLE_INSTANCE_RUNTIMES]
         for tier in (apps, backing):
             self._stop_tier(tier)
+            fault_point("teardown.mid")
         self._housekeeping_stop.set()
         self._dirty.set()
         if self._housekeeping is not None:

@@ -38,7 +38,15 @@ from hpabench.deploy.local.ports import is_port_free
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import parse_objects
 from hpabench.errors import TargetError
-from hpabench.rundir import STATUS_COMPLETED, STATUS_FAILED, STATUS_RUNNING, RunDir, write_json_atomic
+from hpabench.rundir import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunDir,
+    write_json_atomic,
+)
+from hpabench.stack import leftovers, same_process
 
 STATE_DIR = ".local"
 STACK = "stack.json"
@@ -115,6 +123,17 @@ def up(objects: list[dict[str, Any]], reports_dir: Path, settings: LocalSettings
     if spawn.returncode != 0 or not spawn.stdout.strip().isdigit():
         raise TargetError(f"could not start the supervisor: {spawn.stderr.strip() or spawn.stdout.strip()}")
     pid = int(spawn.stdout.strip())
+    try:
+        return _wait_up(folder, pid, settings)
+    except KeyboardInterrupt:
+        # Ctrl-C on `up` means "do not bring it up": stop the supervisor (it tears down) and wait.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        _wait_pid_gone(pid, DOWN_TIMEOUT_S)
+        raise
+
+
+def _wait_up(folder: Path, pid: int, settings: LocalSettings) -> dict[str, Any]:
     deadline = time.monotonic() + settings.ready_timeout_s + UP_EXTRA_TIMEOUT_S
     while True:
         stack = _read_json(folder / STACK) or {}
@@ -214,6 +233,18 @@ def status_rows(pods: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
     return rows
 
 
+def has_stack(reports_dir: Path) -> bool:
+    """Is there an `up` stack record to stop (running, or left by a dead supervisor)?"""
+    return (state_dir(reports_dir) / STACK).exists()
+
+
+def stack_urls(reports_dir: Path) -> dict[str, str]:
+    """Service, Prometheus and exporter URLs of the running `up` stack (empty if none is ready)."""
+    stack = _running_stack(state_dir(reports_dir)) or {}
+    names = {"service_url": "service", "prometheus_url": "prometheus", "exporter_url": "exporter"}
+    return {label: str(stack[key]) for key, label in names.items() if stack.get(key)}
+
+
 def status(reports_dir: Path) -> list[dict[str, Any]]:
     """The pods of the running stack as `kubectl get pods` rows; TargetError if none runs."""
     folder = state_dir(reports_dir)
@@ -277,15 +308,7 @@ def _recorded_processes(stack: dict[str, Any], snapshot: dict[str, Any]) -> list
     return procs
 
 
-def _same_process(pid: int, created: float | None) -> bool:
-    """Is `pid` still the process we recorded (not a zombie, not a reused pid)?"""
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return created is None or abs(proc.create_time() - float(created)) < 1.0
-    except psutil.Error:
-        return False
+_same_process = same_process  # one rule for "still the process we recorded" (hpabench/stack.py)
 
 
 def _kill_recorded(procs: list[tuple[int, float | None]]) -> None:
@@ -390,10 +413,12 @@ class _Supervisor:
         run: RunDir | None = None
         cluster: LocalCluster | None = None
         code = 0
+        interrupted_start = False
         try:
             settings = LocalSettings.from_json(request.get("settings") or {})
             run = RunDir.create(self.reports_dir, "up")
             run.update_manifest(run_id=run.run_id, status=STATUS_RUNNING, target="local", created_at=time.time())
+            run.stack.set_owner("runner", os.getpid())
             self.write(run_dir=str(run.path))
             cluster = LocalCluster.start(list(request.get("objects") or []), run, settings, progress=print)
             self.starting = False
@@ -411,6 +436,7 @@ class _Supervisor:
             while not self.stop.wait(SNAPSHOT_PERIOD_S):
                 self.write_snapshot(cluster)
         except (KeyboardInterrupt, Exception) as exc:  # recorded for `up` to report
+            interrupted_start = isinstance(exc, KeyboardInterrupt) and cluster is None
             self.starting = False
             if not self.stop.is_set() or not isinstance(exc, KeyboardInterrupt):
                 code = 1
@@ -424,8 +450,12 @@ class _Supervisor:
                     self.write(status="stopping")
                 cluster.stop()
             if run is not None:
+                if not leftovers(run.stack.snapshot()):
+                    run.stack.release()
                 if code == 0:
-                    run.update_manifest(status=STATUS_COMPLETED, finished_at=time.time())
+                    # Stopped during start-up (Ctrl-C on `up`, `down`): it never served; say so.
+                    final = STATUS_INTERRUPTED if interrupted_start else STATUS_COMPLETED
+                    run.update_manifest(status=final, finished_at=time.time())
                 run.close()
             if code == 0:
                 self.write(status="stopped", stopped_at=time.time())

@@ -83,6 +83,11 @@ class EndpointsController:
         self.servers: dict[str, dict[str, tuple[int, bool]]] = {b.backend: {} for b in backends}
         self._targets: dict[str, list[PodTarget]] = {}
 
+    def reset(self) -> None:
+        """Forget what HAProxy held (it was restarted with its static config): the next sync re-adds all."""
+        with self._lock:
+            self.servers = {b.backend: {} for b in self.backends}
+
     def sync(self, pods: list[Pod]) -> None:
         """Apply the difference between the pods and HAProxy/Prometheus. Never raises."""
         with self._lock:

@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 
+from hpabench.stack import port_in_use
+
 LOOPBACK = "127.0.0.1"
 
 # Ports handed out by any allocator in this process (several stacks may run in one test process).
@@ -21,14 +23,7 @@ _TAKEN_LOCK = threading.Lock()
 
 def is_port_free(port: int, host: str = LOOPBACK) -> bool:
     """True if nothing listens on host:port (a bind succeeds; TIME_WAIT leftovers do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Without SO_REUSEADDR, connections in TIME_WAIT would make a closed port look taken.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return not port_in_use(port, host)
 
 
 def is_port_open(port: int, host: str = LOOPBACK, timeout_s: float = 0.2) -> bool:

@@ -87,6 +87,7 @@ def _run(argv: list[str], run_as: RunAs | None, procs_files: list[Path], log: Pa
             stderr=subprocess.STDOUT,
             timeout=120,
             check=False,
+            start_new_session=True,  # Ctrl-C in the terminal goes to hpabench, which stops the pod
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
         )
     if done.returncode != 0:
