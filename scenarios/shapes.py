@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 
 from hpabench.cliinput import table_issues, time_scale_issues
 from hpabench.errors import SpecError
-from hpabench.scenarios.spec import WARMUP_STAGE, Diurnal, Replay, Sawtooth, Scenario, Unit
+from hpabench.scenarios.segments import Curve, Segment
+from hpabench.scenarios.shape_kinds import shape_segments
+from hpabench.scenarios.spec import WARMUP_STAGE, Scenario, Unit
 
-Curve = Literal["linear", "cosine", "rates"]
+__all__ = ["Curve", "Segment", "StageSpan", "Target", "planned_curve", "segments", "stage_spans", "target_at"]
 
 
 @dataclass(frozen=True)
@@ -39,53 +40,6 @@ class Target:
         return "users" if self.users is not None else "rps"
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A piece of the plan on [start_s, end_s) in scenario seconds (time_scale 1).
-
-    `linear`: from `start_level` to `end_level` over `ramp_s`, then held (a step has ramp_s 0).
-    `cosine`: a raised cosine from `start_level` (trough) to `end_level` (peak) and back.
-    `rates`: `rates` one per `interval_s`, held or linearly interpolated.
-    """
-
-    name: str
-    start_s: float
-    end_s: float
-    unit: Unit
-    curve: Curve
-    start_level: float
-    end_level: float
-    ramp_s: float = 0.0
-    rates: tuple[float, ...] = ()
-    interval_s: float = 1.0
-    interpolate: bool = False
-
-    def level_at(self, t_s: float) -> float:
-        """The level `t_s` seconds into the whole plan (the caller ensures start ≤ t < end)."""
-        rel = t_s - self.start_s
-        if self.curve == "linear":
-            if self.ramp_s <= 0 or rel >= self.ramp_s:
-                return self.end_level
-            return self.start_level + (self.end_level - self.start_level) * rel / self.ramp_s
-        if self.curve == "cosine":
-            period = self.end_s - self.start_s
-            return (
-                self.start_level
-                + (self.end_level - self.start_level) * (1.0 - math.cos(2.0 * math.pi * rel / period)) / 2.0
-            )
-        index = min(int(rel / self.interval_s), len(self.rates) - 1)
-        if not self.interpolate or index + 1 >= len(self.rates):
-            return self.rates[index]
-        frac = rel / self.interval_s - index
-        return self.rates[index] + (self.rates[index + 1] - self.rates[index]) * frac
-
-    @property
-    def peak_level(self) -> float:
-        if self.curve == "rates":
-            return max(self.rates)
-        return max(self.start_level, self.end_level)
-
-
 def _stage_segments(scenario: Scenario, start_s: float, previous: Segment | None) -> list[Segment]:
     segments: list[Segment] = []
     for stage in scenario.stages:
@@ -99,54 +53,6 @@ def _stage_segments(scenario: Scenario, start_s: float, previous: Segment | None
         segments.append(segment)
         previous, start_s = segment, segment.end_s
     return segments
-
-
-def _shape_segments(shape: Diurnal | Sawtooth | Replay, start_s: float) -> list[Segment]:
-    if isinstance(shape, Diurnal):
-        return [
-            Segment(
-                f"day-{k + 1}",
-                start_s + k * shape.period_s,
-                start_s + (k + 1) * shape.period_s,
-                shape.unit,
-                "cosine",
-                shape.low,
-                shape.high,
-            )
-            for k in range(shape.cycles)
-        ]
-    if isinstance(shape, Sawtooth):
-        return [
-            Segment(
-                f"tooth-{k + 1}",
-                start_s + k * shape.period_s,
-                start_s + (k + 1) * shape.period_s,
-                shape.unit,
-                "linear",
-                shape.low,
-                shape.high,
-                ramp_s=shape.period_s,
-            )
-            for k in range(shape.teeth)
-        ]
-    if shape.rates_rps is None:
-        raise ValueError("replay shape has no rates: load the scenario with catalogue.load_scenario")
-    rates = tuple(rate * shape.scale for rate in shape.rates_rps)
-    end_s = start_s + len(rates) * shape.interval_s
-    return [
-        Segment(
-            "replay",
-            start_s,
-            end_s,
-            "rps",
-            "rates",
-            rates[0],
-            rates[-1],
-            rates=rates,
-            interval_s=shape.interval_s,
-            interpolate=shape.interpolate,
-        )
-    ]
 
 
 _CACHE: dict[int, tuple[Scenario, tuple[Segment, ...]]] = {}
@@ -167,7 +73,7 @@ def segments(scenario: Scenario) -> tuple[Segment, ...]:
         start_s = warm.duration_s
     previous = result[-1] if result else None
     if scenario.shape is not None:
-        result += _shape_segments(scenario.shape, start_s)
+        result += shape_segments(scenario.shape, start_s)
     else:
         result += _stage_segments(scenario, start_s, previous)
     if len(_CACHE) > 64:

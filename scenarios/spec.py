@@ -20,23 +20,44 @@ Use `hpabench.scenarios.catalogue.load_scenario` to load one with file + field-p
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from hpabench.scenarios.shape_kinds import shape_union
+from hpabench.scenarios.shape_kinds.diurnal import Diurnal
+from hpabench.scenarios.shape_kinds.replay import Replay
+from hpabench.scenarios.shape_kinds.sawtooth import Sawtooth
+from hpabench.scenarios.spec_types import (
+    MAX_PLAN_S,
+    MAX_RATES,
+    MAX_RPS,
+    MAX_STAGES,
+    MAX_USERS,
+    WARMUP_STAGE,
+    Name,
+    PositiveSeconds,
+    Unit,
+)
 from hpabench.slo import Slo
 from hpabench.specio import OneLineText, StrictModel
 
-Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-PositiveSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
-Unit = Literal["users", "rps"]
+__all__ = [
+    "MAX_PLAN_S",
+    "MAX_RATES",
+    "MAX_RPS",
+    "MAX_STAGES",
+    "MAX_USERS",
+    "WARMUP_STAGE",
+    "Diurnal",
+    "Name",
+    "PositiveSeconds",
+    "Replay",
+    "Sawtooth",
+    "Scenario",
+    "Unit",
+]
 
-MAX_USERS = 100_000
-MAX_RPS = 1_000_000.0
-WARMUP_STAGE = "warmup"
-MAX_STAGES = 1000
-MAX_RATES = 100_000  # a replay's rows (scenarios.traces.MAX_ROWS)
-MAX_PLAN_S = 7 * 24 * 3600.0  # the whole plan, warm-up included: a run is bounded in time
 Description = Annotated[OneLineText, Field(min_length=1, max_length=200)]
 
 
@@ -87,69 +108,12 @@ class Warmup(StrictModel):
         return self
 
 
-class _Band(StrictModel):
-    unit: Unit = "rps"
-    low: Annotated[float, Field(ge=0, le=MAX_RPS)]
-    high: Annotated[float, Field(ge=0, le=MAX_RPS)]
-
-    @model_validator(mode="after")
-    def _check_band(self) -> _Band:
-        if self.high < self.low:
-            raise ValueError(f"`high` ({self.high:g}) is below `low` ({self.low:g})")
-        if self.unit == "users" and self.high > MAX_USERS:
-            raise ValueError(f"`high` exceeds {MAX_USERS} users")
-        return self
-
-
-class Diurnal(_Band):
-    """A compressed day: level = low + (high-low)·(1-cos(2πt/period_s))/2, starting at the trough.
-
-    Stages are named `day-1`, `day-2`, ... one per cycle.
-    """
-
-    kind: Literal["diurnal"]
-    period_s: PositiveSeconds
-    cycles: Annotated[int, Field(ge=1, le=1000)] = 1
-
-
-class Sawtooth(_Band):
-    """`teeth` times: rise linearly from `low` to `high` over `period_s`, then drop at once.
-
-    Stages are named `tooth-1`, `tooth-2`, ...
-    """
-
-    kind: Literal["sawtooth"]
-    period_s: PositiveSeconds
-    teeth: Annotated[int, Field(ge=1, le=1000)] = 3
-
-
-class Replay(StrictModel):
-    """Replay a requests/s trace (open model): one rate per `interval_s` seconds, times `scale`.
-
-    `trace` is a CSV file with a header and an `rps` column (e.g. `minute,rps`), relative to the
-    scenario file or to the shipped `scenarios/traces/`. The loader resolves it into `rates_rps`
-    (so the resolved spec in manifest.json is self-contained); rates may also be given inline.
-    `interpolate` draws straight lines between rows instead of holding each row's rate.
-    The single stage is named `replay`.
-    """
-
-    kind: Literal["replay"]
-    trace: str | None = None
-    rates_rps: Annotated[list[Annotated[float, Field(ge=0, le=MAX_RPS)]], Field(max_length=MAX_RATES)] | None = None
-    interval_s: PositiveSeconds = 60.0
-    scale: Annotated[float, Field(gt=0, le=1000)] = 1.0
-    interpolate: bool = True
-
-    @model_validator(mode="after")
-    def _check(self) -> Replay:
-        if self.trace is None and self.rates_rps is None:
-            raise ValueError("give `trace` (a CSV file) or `rates_rps` (inline rates)")
-        if self.rates_rps is not None and len(self.rates_rps) == 0:
-            raise ValueError("`rates_rps` is empty")
-        return self
-
-
-Shape = Annotated[Diurnal | Sawtooth | Replay, Field(discriminator="kind")]
+# Every registered shape kind (hpabench.scenarios.shape_kinds), told apart by its `kind`; the
+# union is built at import time from the registry, so type checkers see the common base.
+if TYPE_CHECKING:
+    Shape = BaseModel
+else:
+    Shape = shape_union()
 
 
 class HotReads(StrictModel):
@@ -297,5 +261,5 @@ class Scenario(StrictModel):
         if self.warmup is not None and self.warmup.rps is not None:
             return True
         if self.shape is not None:
-            return isinstance(self.shape, Replay) or self.shape.unit == "rps"
+            return isinstance(self.shape, Replay) or getattr(self.shape, "unit", "rps") == "rps"
         return any(stage.rps is not None for stage in self.stages)
