@@ -31,6 +31,10 @@ def _key(obj: dict[str, Any]) -> str:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+def _version(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
 class CollectionWatch:
     """One collection watched until `stop()`; counts its re-lists (watch expiries) in `relists`."""
 
@@ -69,8 +73,13 @@ class CollectionWatch:
         listing = self.api.request("GET", self.path, query=self._query() or None)
         seen: dict[str, dict[str, Any]] = {}
         for item in listing.get("items") or []:
-            seen[_key(item)] = item
-            self._deliver("ADDED" if _key(item) not in self._known else "MODIFIED", item)
+            key = _key(item)
+            seen[key] = item
+            known = self._known.get(key)
+            if known is None:
+                self._deliver("ADDED", item)
+            elif _version(known) != _version(item) or not _version(item):  # unchanged since we saw it: skip
+                self._deliver("MODIFIED", item)
         for key in set(self._known) - set(seen):
             self._deliver("DELETED", self._known[key])
         self._known = seen
