@@ -26,6 +26,7 @@ APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 FIELD_MANAGER = "hpabench"
 DEFAULT_TIMEOUT_S = 30.0
+USER_AGENT_PREFIX = "hpabench/"
 
 
 class ApiError(TargetError):
@@ -105,7 +106,11 @@ class KubeApi:
     """Plain REST over an `ApiClient`. Thread-safe (urllib3's pool is)."""
 
     def __init__(self, api_client: Any) -> None:
+        from hpabench import __version__
+
         self.api_client = api_client
+        # Audit logs and API priority-and-fairness see who is asking.
+        api_client.user_agent = f"{USER_AGENT_PREFIX}{__version__}"
         self.calls: list[ApiCall] = []
         self._lock = threading.Lock()
         self._closed = False
