@@ -8,6 +8,9 @@ SCENARIO ?= spike
 VARIANT ?=
 TIME_SCALE ?= 1
 RUNS ?=
+TARGET ?=
+# extra options for TARGET=k8s, e.g. K8S_ARGS="--context kind-hpabench --image hpabench/refapp:dev"
+K8S_ARGS ?=
 
 .PHONY: setup system test test-unit test-integration bench compare benchmark lint typecheck clean
 
@@ -34,7 +37,7 @@ test-integration: setup
 	$(PY) -m pytest -q -m "integration or browser"
 
 bench: setup
-	$(HPABENCH) run --scenario $(SCENARIO) $(if $(VARIANT),--variant $(VARIANT)) --time-scale $(TIME_SCALE)
+	$(HPABENCH) run --scenario $(SCENARIO) $(if $(VARIANT),--variant $(VARIANT)) --time-scale $(TIME_SCALE) $(if $(TARGET),--target $(TARGET) $(K8S_ARGS))
 
 compare: setup
 	$(HPABENCH) compare $(RUNS)

@@ -327,7 +327,8 @@ class Pipeline:
             self.deployed.prometheus_url,
             start - 30.0,
             end + 5.0,
-            variables={"window": f"{window_s}s"},
+            # The profile's series are scoped to the run's namespace (per run on a cluster).
+            variables={"window": f"{window_s}s", "namespace": self.deployed.namespace},
         )
         for warning in result.warnings:
             self.run.events.emit("warning", message=str(warning))
