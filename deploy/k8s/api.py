@@ -74,9 +74,10 @@ def _client_from_config(kubeconfig: Path | None, context: str | None, in_cluster
 def _in_cluster() -> bool:
     import os
 
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and Path(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    ).exists()
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    )
 
 
 class WatchStream:
@@ -166,7 +167,9 @@ class KubeApi:
         )
         url, header_params = request[1], request[2]
         try:
-            return self.api_client.call_api(method, url, header_params=header_params, body=body, _request_timeout=timeout)
+            return self.api_client.call_api(
+                method, url, header_params=header_params, body=body, _request_timeout=timeout
+            )
         except Exception as exc:  # urllib3 MaxRetryError/ProtocolError/timeouts: the server is not answering
             from kubernetes.client.exceptions import ApiException
 

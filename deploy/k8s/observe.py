@@ -227,7 +227,12 @@ class ClusterObserver:
             prev_status = previous.get("status") or {}
             if prev_status.get("desiredReplicas") != desired and desired is not None:
                 reason = _condition(conditions, "AbleToScale").get("message") or "status changed"
-                self.run.events.emit("hpa_rescale", hpa=name, reason=reason, **{"from": prev_status.get("desiredReplicas"), "to": desired})
+                self.run.events.emit(
+                    "hpa_rescale",
+                    hpa=name,
+                    reason=reason,
+                    **{"from": prev_status.get("desiredReplicas"), "to": desired},
+                )
         prev_conditions = ((previous or {}).get("status") or {}).get("conditions") or []
         for cond in conditions:
             old = _condition(prev_conditions, str(cond.get("type")))

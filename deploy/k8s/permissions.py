@@ -45,9 +45,20 @@ PROMETHEUS_DISCOVERY_RULES: tuple[Rule, ...] = (
 )
 
 
-def required_rules(objects: list[dict[str, Any]], discover_prometheus: bool, needs_metrics: bool) -> list[Rule]:
-    """Every rule a run of `objects` needs, without duplicates, in a stable order."""
+MONITOR_RULES: tuple[Rule, ...] = (
+    Rule("patch", "monitoring.coreos.com", "podmonitors"),
+    Rule("create", "monitoring.coreos.com", "podmonitors"),
+)
+
+
+def required_rules(
+    objects: list[dict[str, Any]], discover_prometheus: bool, needs_metrics: bool, monitors: bool = False
+) -> list[Rule]:
+    """Every rule a run of `objects` needs, without duplicates, in a stable order. `monitors`: the
+    run may add PodMonitors (`monitors.monitor_objects`)."""
     rules: set[Rule] = set(TARGET_RULES)
+    if monitors:
+        rules.update(MONITOR_RULES)
     for obj in objects:
         if obj.get("kind") in KINDS:
             rules.update(apply_rules(ref_of(obj, "x")))

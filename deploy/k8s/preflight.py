@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from hpabench.deploy.k8s.api import ApiError, KubeApi
+from hpabench.deploy.k8s.monitors import operator_served
 from hpabench.deploy.k8s.permissions import required_rules
 from hpabench.deploy.k8s.resources import Rule
 from hpabench.deploy.k8s.settings import K8sSettings
@@ -201,7 +202,10 @@ def preflight(
     if not checks.version():
         return checks.issues, checks.facts
     needs_metrics = hpa_uses_resource_metrics(objects)
-    for rule in required_rules(objects, discover_prometheus=settings.prometheus_url is None, needs_metrics=needs_metrics):
+    # monitors=auto: asked only when the operator's API is served (else none will be created)
+    monitors = settings.monitors == "on" or (settings.monitors == "auto" and operator_served(api))
+    discover = settings.prometheus_url is None
+    for rule in required_rules(objects, discover_prometheus=discover, needs_metrics=needs_metrics, monitors=monitors):
         checks.access(rule)
     if checks.issues:  # without the permissions the remaining reads would only repeat "forbidden"
         return checks.issues, checks.facts

@@ -19,7 +19,13 @@ from hpabench.deploy.k8s.resources import collection_path, ref_of
 from hpabench.errors import TargetError
 
 # Waiting reasons a pod does not recover from by itself within a run's patience.
-FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"}
+FATAL_WAITING = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "ErrImageNeverPull",
+}
 CRASH_LOOP = "CrashLoopBackOff"
 CRASH_LOOP_FATAL_RESTARTS = 3
 
@@ -47,7 +53,9 @@ def pod_problems(pods: list[dict[str, Any]]) -> tuple[list[str], bool]:
             if not reason or reason in ("ContainerCreating", "PodInitializing"):
                 continue
             restarts = int(cs.get("restartCount") or 0)
-            lines.append(f"pod {name} container {cs.get('name')}: {reason}: {waiting.get('message', '')} (restarts {restarts})")
+            lines.append(
+                f"pod {name} container {cs.get('name')}: {reason}: {waiting.get('message', '')} (restarts {restarts})"
+            )
             if reason in FATAL_WAITING or (reason == CRASH_LOOP and restarts >= CRASH_LOOP_FATAL_RESTARTS):
                 fatal = True
         for cond in status.get("conditions") or []:
@@ -72,7 +80,9 @@ def warning_events(api: KubeApi, namespace: str, limit: int = 8) -> list[str]:
     return out
 
 
-def _explain(api: KubeApi, namespace: str, label: str, obj: dict[str, Any], pod_lines: list[str], why: str) -> TargetError:
+def _explain(
+    api: KubeApi, namespace: str, label: str, obj: dict[str, Any], pod_lines: list[str], why: str
+) -> TargetError:
     conditions = [
         f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
         for c in (obj.get("status") or {}).get("conditions") or []
@@ -114,7 +124,9 @@ def wait_ready(
             if fatal:
                 raise _explain(api, namespace, str(ref), current, lines, "cannot become ready")
             if time.monotonic() - started > timeout_s:
-                raise _explain(api, namespace, str(ref), current, lines, f"is not ready after {timeout_s:.0f} s ({counts})")
+                raise _explain(
+                    api, namespace, str(ref), current, lines, f"is not ready after {timeout_s:.0f} s ({counts})"
+                )
             state = f"{counts} {'; '.join(lines)}"
             if progress and last_state.get(str(ref)) != state:
                 last_state[str(ref)] = state
@@ -132,6 +144,10 @@ def _claims_bound(api: KubeApi, namespace: str, statefulset: dict[str, Any]) -> 
         return True
     claims = api.get(collection_path("v1", "PersistentVolumeClaim", namespace)).get("items") or []
     name = statefulset["metadata"]["name"]
-    wanted = {f"{t['metadata']['name']}-{name}-{i}" for t in templates for i in range(int(statefulset["spec"].get("replicas", 1)))}
+    wanted = {
+        f"{t['metadata']['name']}-{name}-{i}"
+        for t in templates
+        for i in range(int(statefulset["spec"].get("replicas", 1)))
+    }
     bound = {c["metadata"]["name"] for c in claims if (c.get("status") or {}).get("phase") == "Bound"}
     return wanted <= bound

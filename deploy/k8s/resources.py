@@ -80,7 +80,11 @@ def ref_of(obj: dict[str, Any], namespace: str | None) -> Ref:
 def unknown_kinds(objects: list[dict[str, Any]], source: str) -> list[SpecIssue]:
     """Objects of kinds the target has no REST mapping for (pre-flight refuses them by name)."""
     return [
-        SpecIssue(source, f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}", "kind not supported by the k8s target")
+        SpecIssue(
+            source,
+            f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
+            "kind not supported by the k8s target",
+        )
         for obj in objects
         if obj.get("kind") not in KINDS
     ]

@@ -157,7 +157,9 @@ class K8sDeployed:
                 self.observer.stop()
         finally:
             try:
-                waited = delete_namespace(self.api, self.namespace, self.target.settings.teardown_timeout_s, progress=self.progress)
+                waited = delete_namespace(
+                    self.api, self.namespace, self.target.settings.teardown_timeout_s, progress=self.progress
+                )
                 self.run.update_manifest(k8s_api=usage, teardown_s=round(waited, 3))
             finally:
                 self.api.close()

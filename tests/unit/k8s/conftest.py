@@ -16,6 +16,7 @@ emulate, and how these tests stand in for it (assertions never rely on more than
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -40,12 +41,26 @@ def _parse_path(path: str) -> parsing.ParsedPath:
 
 
 GROUP_VERSIONS = {
-    "ConfigMap": "v1", "Secret": "v1", "Service": "v1", "ServiceAccount": "v1", "Pod": "v1", "Event": "v1",
-    "PersistentVolumeClaim": "v1", "Endpoints": "v1", "Namespace": "v1", "Node": "v1",
-    "Deployment": "apps/v1", "StatefulSet": "apps/v1", "ReplicaSet": "apps/v1", "Job": "batch/v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2", "NetworkPolicy": "networking.k8s.io/v1",
-    "PodDisruptionBudget": "policy/v1", "StorageClass": "storage.k8s.io/v1",
-    "ServiceMonitor": "monitoring.coreos.com/v1", "PodMonitor": "monitoring.coreos.com/v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "ServiceAccount": "v1",
+    "Pod": "v1",
+    "Event": "v1",
+    "PersistentVolumeClaim": "v1",
+    "Endpoints": "v1",
+    "Namespace": "v1",
+    "Node": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "PodDisruptionBudget": "policy/v1",
+    "StorageClass": "storage.k8s.io/v1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PodMonitor": "monitoring.coreos.com/v1",
 }
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
@@ -96,46 +111,91 @@ def url_of(emulator: Emulator) -> str:
 async def call(emulator: Emulator, method: str, path: str, body: Any = None) -> dict[str, Any]:
     """One request as a controller would make it (merge patches for PATCH)."""
     headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
-    async with aiohttp.ClientSession() as session, session.request(
-        method, url_of(emulator) + path, data=json.dumps(body) if body is not None else None, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, url_of(emulator) + path, data=json.dumps(body) if body is not None else None, headers=headers
+        ) as response,
+    ):
         text = await response.text()
         return json.loads(text) if text else {}
 
 
 async def seed_cluster(emulator: Emulator, images: list[str] = ()) -> None:  # type: ignore[assignment]
     """A one-node cluster with a default StorageClass, metrics, and a Prometheus pod."""
-    await call(emulator, "POST", "/api/v1/nodes", {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": "kind-control-plane", "labels": {"node.kubernetes.io/instance-type": "kind"}},
-        "status": {"nodeInfo": {"kubeletVersion": "v1.33.1"}, "allocatable": {"cpu": "2", "memory": "24Gi"},
-                   "images": [{"names": [f"docker.io/{i}", i]} for i in images]},
-    })
-    await call(emulator, "POST", "/apis/storage.k8s.io/v1/storageclasses", {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-        "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": "rancher.io/local-path",
-    })
-    await call(emulator, "POST", "/apis/metrics.k8s.io/v1beta1/nodes", {
-        "metadata": {"name": "kind-control-plane"}, "usage": {"cpu": "100m"},
-    })
-    await call(emulator, "POST", "/api/v1/namespaces/monitoring/pods", {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "prometheus-0", "namespace": "monitoring", "labels": {"app.kubernetes.io/name": "prometheus"}},
-        "status": {"phase": "Running"},
-    })
+    await call(
+        emulator,
+        "POST",
+        "/api/v1/nodes",
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "kind-control-plane", "labels": {"node.kubernetes.io/instance-type": "kind"}},
+            "status": {
+                "nodeInfo": {"kubeletVersion": "v1.33.1"},
+                "allocatable": {"cpu": "2", "memory": "24Gi"},
+                "images": [{"names": [f"docker.io/{i}", i]} for i in images],
+            },
+        },
+    )
+    await call(
+        emulator,
+        "POST",
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "rancher.io/local-path",
+        },
+    )
+    await call(
+        emulator,
+        "POST",
+        "/apis/metrics.k8s.io/v1beta1/nodes",
+        {
+            "metadata": {"name": "kind-control-plane"},
+            "usage": {"cpu": "100m"},
+        },
+    )
+    await call(
+        emulator,
+        "POST",
+        "/api/v1/namespaces/monitoring/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "prometheus-0",
+                "namespace": "monitoring",
+                "labels": {"app.kubernetes.io/name": "prometheus"},
+            },
+            "status": {"phase": "Running"},
+        },
+    )
 
 
 def _ready_pod(namespace: str, name: str, labels: dict[str, str], node: str = "kind-control-plane") -> dict[str, Any]:
     now = "2026-12-01T22:00:00Z"
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": labels, "creationTimestamp": now},
-        "spec": {"nodeName": node, "containers": [{"name": labels.get("app.kubernetes.io/name", "c"),
-                 "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m"}}}]},
-        "status": {"phase": "Running", "startTime": now,
-                   "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
-                   "containerStatuses": [{"name": "c", "image": "img", "imageID": "sha256:abc", "restartCount": 0}]},
+        "spec": {
+            "nodeName": node,
+            "containers": [
+                {
+                    "name": labels.get("app.kubernetes.io/name", "c"),
+                    "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m"}},
+                }
+            ],
+        },
+        "status": {
+            "phase": "Running",
+            "startTime": now,
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+            "containerStatuses": [{"name": "c", "image": "img", "imageID": "sha256:abc", "restartCount": 0}],
+        },
     }
 
 
@@ -143,8 +203,12 @@ async def play_controllers(emulator: Emulator, stop: asyncio.Event) -> None:
     """Until `stop`: in every namespace, make each Deployment/StatefulSet ready with pods that exist
     and are Ready, and bind StatefulSet claims — what the controllers and kubelet would do."""
     while not stop.is_set():
-        namespaces = [n["metadata"]["name"] for n in (await call(emulator, "GET", "/api/v1/namespaces")).get("items") or []]
-        for namespace, (group, plural) in [(n, gp) for n in namespaces for gp in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"))]:
+        namespaces = [
+            n["metadata"]["name"] for n in (await call(emulator, "GET", "/api/v1/namespaces")).get("items") or []
+        ]
+        for namespace, (group, plural) in [
+            (n, gp) for n in namespaces for gp in (("apps/v1", "deployments"), ("apps/v1", "statefulsets"))
+        ]:
             listing = await call(emulator, "GET", f"/apis/{group}/namespaces/{namespace}/{plural}")
             for obj in listing.get("items") or []:
                 name, spec = obj["metadata"]["name"], obj.get("spec") or {}
@@ -153,17 +217,38 @@ async def play_controllers(emulator: Emulator, stop: asyncio.Event) -> None:
                 pods = await call(emulator, "GET", f"/api/v1/namespaces/{namespace}/pods")
                 have = [p for p in pods.get("items") or [] if p["metadata"]["name"].startswith(f"{name}-")]
                 for i in range(len(have), wanted):
-                    await call(emulator, "POST", f"/api/v1/namespaces/{namespace}/pods", _ready_pod(namespace, f"{name}-{i}", labels))
+                    await call(
+                        emulator,
+                        "POST",
+                        f"/api/v1/namespaces/{namespace}/pods",
+                        _ready_pod(namespace, f"{name}-{i}", labels),
+                    )
                 for claim in spec.get("volumeClaimTemplates") or []:
                     pvc = f"{claim['metadata']['name']}-{name}-0"
-                    await call(emulator, "POST", f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", {
-                        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": {"name": pvc, "namespace": namespace}, "status": {"phase": "Bound"}})
+                    await call(
+                        emulator,
+                        "POST",
+                        f"/api/v1/namespaces/{namespace}/persistentvolumeclaims",
+                        {
+                            "apiVersion": "v1",
+                            "kind": "PersistentVolumeClaim",
+                            "metadata": {"name": pvc, "namespace": namespace},
+                            "status": {"phase": "Bound"},
+                        },
+                    )
                 if (obj.get("status") or {}).get("readyReplicas") != wanted:
-                    await call(emulator, "PATCH", f"/apis/{group}/namespaces/{namespace}/{plural}/{name}/status",
-                               {"status": {"replicas": wanted, "readyReplicas": wanted, "updatedReplicas": wanted,
-                                           "observedGeneration": 1}})
-        try:
+                    await call(
+                        emulator,
+                        "PATCH",
+                        f"/apis/{group}/namespaces/{namespace}/{plural}/{name}/status",
+                        {
+                            "status": {
+                                "replicas": wanted,
+                                "readyReplicas": wanted,
+                                "updatedReplicas": wanted,
+                                "observedGeneration": 1,
+                            }
+                        },
+                    )
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.1)
-        except TimeoutError:
-            pass

@@ -22,17 +22,25 @@ IMAGE = "hpabench/refapp:0.1.0"
 
 def kubeconfig(tmp_path, emulator: Emulator):
     path = tmp_path / "kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "emu",
-        "clusters": [{"name": "emu", "cluster": {"server": url_of(emulator)}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "u"}}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "emu",
+                "clusters": [{"name": "emu", "cluster": {"server": url_of(emulator)}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 
 def make_target(tmp_path, emulator: Emulator, **extra) -> K8sTarget:
-    return K8sTarget(TargetOptions(scrape_interval_s=2.0, extra={"kubeconfig": kubeconfig(tmp_path, emulator), **extra}))
+    return K8sTarget(
+        TargetOptions(scrape_interval_s=2.0, extra={"kubeconfig": kubeconfig(tmp_path, emulator), **extra})
+    )
 
 
 async def test_admit_passes_on_a_ready_cluster_and_asks_every_permission(cluster: Emulator, tmp_path) -> None:
@@ -93,7 +101,9 @@ async def test_deploy_watch_scale_teardown(cluster: Emulator, tmp_path) -> None:
         # exactly the rendered objects, each applied server-side by our field manager, strictly validated
         applies = [r for r in cluster._requests if "apply-patch" in str(r.headers.get("Content-Type", ""))]
         assert len(applies) == len(objects)
-        assert all(r.params.get("fieldManager") == "hpabench" and r.params.get("fieldValidation") == "Strict" for r in applies)
+        assert all(
+            r.params.get("fieldManager") == "hpabench" and r.params.get("fieldValidation") == "Strict" for r in applies
+        )
         web = await call(cluster, "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
         rendered_web = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
         assert web["spec"]["template"] == rendered_web["spec"]["template"]
@@ -103,12 +113,29 @@ async def test_deploy_watch_scale_teardown(cluster: Emulator, tmp_path) -> None:
         assert any("ready: Deployment/web" in m for m in messages)
 
         # the HPA controller acts: status, then the Deployment's replicas
-        await call(cluster, "PATCH", f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/web/status", {
-            "status": {"currentReplicas": 2, "desiredReplicas": 4,
-                       "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}],
-                       "conditions": [{"type": "AbleToScale", "status": "True", "reason": "SucceededRescale",
-                                       "message": "the HPA controller was able to update the target scale to 4"},
-                                      {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"}]}})
+        await call(
+            cluster,
+            "PATCH",
+            f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/web/status",
+            {
+                "status": {
+                    "currentReplicas": 2,
+                    "desiredReplicas": 4,
+                    "currentMetrics": [
+                        {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}
+                    ],
+                    "conditions": [
+                        {
+                            "type": "AbleToScale",
+                            "status": "True",
+                            "reason": "SucceededRescale",
+                            "message": "the HPA controller was able to update the target scale to 4",
+                        },
+                        {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
+                    ],
+                }
+            },
+        )
         await call(cluster, "PATCH", f"/apis/apps/v1/namespaces/{namespace}/deployments/web", {"spec": {"replicas": 4}})
         for _ in range(100):
             kinds = [e["kind"] for e in read_events(run.path)]

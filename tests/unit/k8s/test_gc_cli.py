@@ -18,8 +18,16 @@ NOW = 1_800_000_000.0
 
 
 async def _namespace(cluster: Emulator, name: str, labels: dict, created: float) -> None:
-    await call(cluster, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": name, "labels": labels, "annotations": {"hpabench.io/created-at": f"{created:.0f}"}}})
+    await call(
+        cluster,
+        "POST",
+        "/api/v1/namespaces",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels, "annotations": {"hpabench.io/created-at": f"{created:.0f}"}},
+        },
+    )
 
 
 @pytest.mark.asyncio

@@ -18,9 +18,16 @@ pytestmark = pytest.mark.asyncio
 
 async def _terminating_namespace(cluster: Emulator) -> str:
     # the namespace controller's finalizer, as a real server adds it (kmock honours metadata.finalizers)
-    await call(cluster, "POST", "/api/v1/namespaces", {
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hpabench-stuck", "finalizers": ["kubernetes"]},
-    })
+    await call(
+        cluster,
+        "POST",
+        "/api/v1/namespaces",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "hpabench-stuck", "finalizers": ["kubernetes"]},
+        },
+    )
     return "hpabench-stuck"
 
 
@@ -62,22 +69,51 @@ async def test_created_namespace_is_labelled_and_a_valid_dns_label(cluster: Emul
 async def test_an_image_pull_error_fails_fast_naming_the_object_and_the_fix(cluster: Emulator) -> None:
     ns = "run-a"
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": ns, "generation": 1},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}}},
     }
     await call(cluster, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment)
-    await call(cluster, "POST", f"/api/v1/namespaces/{ns}/pods", {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web-abc", "namespace": ns, "labels": {"app.kubernetes.io/name": "web"}},
-        "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "restartCount": 0, "state": {
-            "waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image hpabench/refapp:0.1.0"}}}]},
-    })
-    await call(cluster, "POST", f"/api/v1/namespaces/{ns}/events", {
-        "apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "Failed",
-        "metadata": {"name": "web-abc.1", "namespace": ns},
-        "involvedObject": {"kind": "Pod", "name": "web-abc"}, "message": "Failed to pull image",
-    })
+    await call(
+        cluster,
+        "POST",
+        f"/api/v1/namespaces/{ns}/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web-abc", "namespace": ns, "labels": {"app.kubernetes.io/name": "web"}},
+            "status": {
+                "phase": "Pending",
+                "containerStatuses": [
+                    {
+                        "name": "web",
+                        "restartCount": 0,
+                        "state": {
+                            "waiting": {
+                                "reason": "ImagePullBackOff",
+                                "message": "Back-off pulling image hpabench/refapp:0.1.0",
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    await call(
+        cluster,
+        "POST",
+        f"/api/v1/namespaces/{ns}/events",
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "type": "Warning",
+            "reason": "Failed",
+            "metadata": {"name": "web-abc.1", "namespace": ns},
+            "involvedObject": {"kind": "Pod", "name": "web-abc"},
+            "message": "Failed to pull image",
+        },
+    )
     with KubeApi.for_host(url_of(cluster)) as api, pytest.raises(TargetError) as info:
         await asyncio.to_thread(wait_ready, api, ns, [deployment], 60.0)
     text = str(info.value)

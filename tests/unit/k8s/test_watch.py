@@ -65,8 +65,14 @@ def test_expired_watch_relists_and_reports_what_vanished_meanwhile() -> None:
     watch.start()
     assert api.blocked.wait(5)
     watch.stop()
-    assert seen == [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"),  # first list, then the watch
-                    ("MODIFIED", "b"), ("ADDED", "c"), ("DELETED", "a")]  # re-list after 410: a vanished
+    assert seen == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+        ("MODIFIED", "a"),  # first list, then the watch
+        ("MODIFIED", "b"),
+        ("ADDED", "c"),
+        ("DELETED", "a"),
+    ]  # re-list after 410: a vanished
     # ERROR event → re-list → 410 on the next watch → re-list again (nothing changed: nothing delivered)
     assert api.watch_versions == ["10", "20", "30"]
     assert watch.relists == 2
