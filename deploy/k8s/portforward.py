@@ -42,6 +42,8 @@ class PortForwarder:
         self._lock = threading.Lock()
         self._open: set[Any] = set()
         self.connections = 0
+        self.failures = 0
+        self._last_error = ""
         self._accept_thread = threading.Thread(target=self._accept, name=f"port-forward {name}", daemon=True)
         self._accept_thread.start()
 
@@ -68,8 +70,13 @@ class PortForwarder:
         try:
             upstream = self.open_upstream()
         except Exception as exc:  # the pod went away or the API refused: this connection fails, not the run
-            if self.on_error and not self._stop.is_set():
-                self.on_error(f"port-forward {self.name}: {exc}")
+            message = f"port-forward {self.name}: {exc}"
+            with self._lock:
+                self.failures += 1
+                repeated = message == self._last_error
+                self._last_error = message
+            if self.on_error and not self._stop.is_set() and not repeated:  # once per distinct failure
+                self.on_error(message)
             client.close()
             return
         with self._lock:
