@@ -68,7 +68,7 @@ async def _bench(watch_s: float) -> dict[str, float]:
         loop = asyncio.get_running_loop()
         load_started = threading.Event()
 
-        def driver(config, progress=None):  # noqa: ANN001, ANN202  (the LoadDriver protocol)
+        def driver(config, progress=None):
             marks["load_start"] = time.time()
             load_started.set()
             time.sleep(watch_s)
@@ -76,11 +76,11 @@ async def _bench(watch_s: float) -> dict[str, float]:
 
         async def churn() -> None:
             await asyncio.to_thread(load_started.wait)
-            ns = [
+            ns = next(
                 n["metadata"]["name"]
                 for n in (await emu.call(cluster, "GET", "/api/v1/namespaces"))["items"]
                 if n["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "hpabench"
-            ][0]
+            )
             for replicas in (4, 2):
                 await asyncio.sleep(watch_s / 3)
                 await emu.call(
