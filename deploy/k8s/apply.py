@@ -114,7 +114,9 @@ def delete_namespace(
     started = time.monotonic()
     path = f"{NAMESPACE_PATH}/{name}"
     try:
-        api.request("DELETE", path, body={"propagationPolicy": "Foreground"})
+        api.request(
+            "DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+        )
     except ApiError as exc:
         if exc.status == 404:
             return 0.0

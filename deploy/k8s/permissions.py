@@ -32,7 +32,10 @@ TARGET_RULES: tuple[Rule, ...] = (
     Rule("watch", "autoscaling", "horizontalpodautoscalers"),
     Rule("list", "", "pods"),
     Rule("watch", "", "pods"),
+    # A websocket port-forward is a GET upgrade, authorized as `get`; from 1.35 the API server also
+    # checks `create` (KEP-4006, gate AuthorizePodWebsocketUpgradeCreatePermission) — need both.
     Rule("create", "", "pods", "portforward"),
+    Rule("get", "", "pods", "portforward"),
     Rule("list", "", "events"),
     Rule("watch", "", "events"),
     Rule("list", "", "persistentvolumeclaims"),
@@ -42,6 +45,7 @@ METRICS_RULES: tuple[Rule, ...] = (Rule("list", "metrics.k8s.io", "nodes", names
 PROMETHEUS_DISCOVERY_RULES: tuple[Rule, ...] = (
     Rule("list", "", "pods", namespaced=False),
     Rule("create", "", "pods", "portforward", namespaced=False),
+    Rule("get", "", "pods", "portforward", namespaced=False),
 )
 
 
