@@ -121,6 +121,24 @@ async def call(emulator: Emulator, method: str, path: str, body: Any = None) -> 
         return json.loads(text) if text else {}
 
 
+async def post_namespace(emulator: Emulator, name: str, **metadata: Any) -> None:
+    """A Namespace object as another client (or an earlier run) left it."""
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, **metadata}}
+    await call(emulator, "POST", "/api/v1/namespaces", body)
+
+
+@contextlib.asynccontextmanager
+async def controllers_running(emulator: Emulator) -> AsyncIterator[None]:
+    """`play_controllers` in the background for the block's duration."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(play_controllers(emulator, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 async def seed_cluster(emulator: Emulator, images: list[str] = ()) -> None:  # type: ignore[assignment]
     """A one-node cluster with a default StorageClass, metrics, and a Prometheus pod."""
     await call(

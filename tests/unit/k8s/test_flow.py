@@ -14,7 +14,7 @@ from hpabench.deploy.variant import default_variant
 from hpabench.rundir import RunDir, read_events
 from hpabench.target import TargetOptions
 
-from .conftest import Emulator, call, play_controllers, seed_cluster, url_of
+from .conftest import Emulator, call, controllers_running, seed_cluster, url_of
 
 pytestmark = pytest.mark.asyncio
 IMAGE = "hpabench/refapp:0.1.0"
@@ -88,67 +88,67 @@ async def test_deploy_watch_scale_teardown(cluster: Emulator, tmp_path) -> None:
     objects = render(default_variant())
     target = make_target(tmp_path, cluster, ready_timeout_s=30, monitors="off")
     run = RunDir.create(tmp_path / "reports", "k8s-flow")
-    stop = asyncio.Event()
-    controllers = asyncio.create_task(play_controllers(cluster, stop))
     messages: list[str] = []
     deployed = None
-    try:
-        deployed = await asyncio.to_thread(target.start, objects, run, messages.append)
-        namespace = deployed.namespace
-        ns = await call(cluster, "GET", f"/api/v1/namespaces/{namespace}")
-        assert ns["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "hpabench"
-        assert ns["metadata"]["labels"]["hpabench.io/run-id"] == run.run_id
-        # exactly the rendered objects, each applied server-side by our field manager, strictly validated
-        applies = [r for r in cluster._requests if "apply-patch" in str(r.headers.get("Content-Type", ""))]
-        assert len(applies) == len(objects)
-        assert all(
-            r.params.get("fieldManager") == "hpabench" and r.params.get("fieldValidation") == "Strict" for r in applies
-        )
-        web = await call(cluster, "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
-        rendered_web = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
-        assert web["spec"]["template"] == rendered_web["spec"]["template"]
-        assert deployed.service_url.startswith("http://127.0.0.1:")
-        assert deployed.load_hosts == ("127.0.0.1",)
-        assert deployed.replicas("web").ready_replicas == rendered_web["spec"]["replicas"]
-        assert any("ready: Deployment/web" in m for m in messages)
+    async with controllers_running(cluster):
+        try:
+            deployed = await asyncio.to_thread(target.start, objects, run, messages.append)
+            namespace = deployed.namespace
+            ns = await call(cluster, "GET", f"/api/v1/namespaces/{namespace}")
+            assert ns["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "hpabench"
+            assert ns["metadata"]["labels"]["hpabench.io/run-id"] == run.run_id
+            # exactly the rendered objects, each applied server-side by our field manager, strictly validated
+            applies = [r for r in cluster._requests if "apply-patch" in str(r.headers.get("Content-Type", ""))]
+            assert len(applies) == len(objects)
+            assert all(
+                r.params.get("fieldManager") == "hpabench" and r.params.get("fieldValidation") == "Strict"
+                for r in applies
+            )
+            web = await call(cluster, "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+            rendered_web = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
+            assert web["spec"]["template"] == rendered_web["spec"]["template"]
+            assert deployed.service_url.startswith("http://127.0.0.1:")
+            assert deployed.load_hosts == ("127.0.0.1",)
+            assert deployed.replicas("web").ready_replicas == rendered_web["spec"]["replicas"]
+            assert any("ready: Deployment/web" in m for m in messages)
 
-        # the HPA controller acts: status, then the Deployment's replicas
-        await call(
-            cluster,
-            "PATCH",
-            f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/web/status",
-            {
-                "status": {
-                    "currentReplicas": 2,
-                    "desiredReplicas": 4,
-                    "currentMetrics": [
-                        {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}
-                    ],
-                    "conditions": [
-                        {
-                            "type": "AbleToScale",
-                            "status": "True",
-                            "reason": "SucceededRescale",
-                            "message": "the HPA controller was able to update the target scale to 4",
-                        },
-                        {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
-                    ],
-                }
-            },
-        )
-        await call(cluster, "PATCH", f"/apis/apps/v1/namespaces/{namespace}/deployments/web", {"spec": {"replicas": 4}})
-        for _ in range(100):
-            kinds = [e["kind"] for e in read_events(run.path)]
-            if "scale" in kinds and "hpa_rescale" in kinds and kinds.count("pod_ready") >= 5:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.to_thread(deployed.stop)
-    finally:
-        if deployed is not None:
-            await asyncio.to_thread(deployed.stop)  # idempotent; also after a failed assertion
-        stop.set()
-        await controllers
-        run.close()
+            # the HPA controller acts: status, then the Deployment's replicas
+            await call(
+                cluster,
+                "PATCH",
+                f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/web/status",
+                {
+                    "status": {
+                        "currentReplicas": 2,
+                        "desiredReplicas": 4,
+                        "currentMetrics": [
+                            {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 140}}}
+                        ],
+                        "conditions": [
+                            {
+                                "type": "AbleToScale",
+                                "status": "True",
+                                "reason": "SucceededRescale",
+                                "message": "the HPA controller was able to update the target scale to 4",
+                            },
+                            {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
+                        ],
+                    }
+                },
+            )
+            await call(
+                cluster, "PATCH", f"/apis/apps/v1/namespaces/{namespace}/deployments/web", {"spec": {"replicas": 4}}
+            )
+            for _ in range(100):
+                kinds = [e["kind"] for e in read_events(run.path)]
+                if "scale" in kinds and "hpa_rescale" in kinds and kinds.count("pod_ready") >= 5:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(deployed.stop)
+        finally:
+            if deployed is not None:
+                await asyncio.to_thread(deployed.stop)  # idempotent; also after a failed assertion
+            run.close()
 
     events = read_events(run.path)
     scale = [e for e in events if e["kind"] == "scale"]

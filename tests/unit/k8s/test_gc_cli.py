@@ -12,22 +12,13 @@ from hpabench.deploy.k8s.cli import target_settings_from_args
 from hpabench.deploy.k8s.gc import collect_garbage
 from hpabench.errors import SpecError
 
-from .conftest import Emulator, call, url_of
+from .conftest import Emulator, call, post_namespace, url_of
 
 NOW = 1_800_000_000.0
 
 
 async def _namespace(cluster: Emulator, name: str, labels: dict, created: float) -> None:
-    await call(
-        cluster,
-        "POST",
-        "/api/v1/namespaces",
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": labels, "annotations": {"hpabench.io/created-at": f"{created:.0f}"}},
-        },
-    )
+    await post_namespace(cluster, name, labels=labels, annotations={"hpabench.io/created-at": f"{created:.0f}"})
 
 
 @pytest.mark.asyncio

@@ -14,7 +14,7 @@ from hpabench.deploy.render import render
 from hpabench.deploy.variant import default_variant
 from hpabench.rundir import RunDir
 
-from .conftest import Emulator, play_controllers, seed_cluster
+from .conftest import Emulator, controllers_running, seed_cluster
 from .test_flow import IMAGE, make_target
 
 RBAC = Path(__file__).resolve().parents[3] / "deploy" / "rbac" / "hpabench-rbac.yaml"
@@ -35,16 +35,13 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
     objects = render(default_variant())
     target = make_target(tmp_path, cluster, ready_timeout_s=30, monitors="on")
     run = RunDir.create(tmp_path / "reports", "rbac")
-    stop = asyncio.Event()
-    controllers = asyncio.create_task(play_controllers(cluster, stop))
-    try:
-        assert await asyncio.to_thread(target.admit, objects) == []
-        deployed = await asyncio.to_thread(target.start, objects, run, lambda m: None)
-        await asyncio.to_thread(deployed.stop)
-    finally:
-        stop.set()
-        await controllers
-        run.close()
+    async with controllers_running(cluster):
+        try:
+            assert await asyncio.to_thread(target.admit, objects) == []
+            deployed = await asyncio.to_thread(target.start, objects, run, lambda m: None)
+            await asyncio.to_thread(deployed.stop)
+        finally:
+            run.close()
     ours = [r for r in cluster._requests if str(r.headers.get("User-Agent", "")).startswith("hpabench/")]
     used: set[Rule] = set()
     for request in ours:

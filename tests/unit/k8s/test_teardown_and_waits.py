@@ -11,23 +11,14 @@ from hpabench.deploy.k8s.apply import create_namespace, delete_namespace
 from hpabench.deploy.k8s.readiness import wait_ready
 from hpabench.errors import TargetError
 
-from .conftest import Emulator, call, url_of
+from .conftest import Emulator, call, post_namespace, url_of
 
 pytestmark = pytest.mark.asyncio
 
 
 async def _terminating_namespace(cluster: Emulator) -> str:
     # the namespace controller's finalizer, as a real server adds it (kmock honours metadata.finalizers)
-    await call(
-        cluster,
-        "POST",
-        "/api/v1/namespaces",
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": "hpabench-stuck", "finalizers": ["kubernetes"]},
-        },
-    )
+    await post_namespace(cluster, "hpabench-stuck", finalizers=["kubernetes"])
     return "hpabench-stuck"
 
 
