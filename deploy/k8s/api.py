@@ -56,9 +56,9 @@ def _client_from_config(kubeconfig: Path | None, context: str | None, in_cluster
     configuration = client.Configuration()
     try:
         if in_cluster or (in_cluster is None and kubeconfig is None and context is None and _in_cluster()):
-            config.load_incluster_config(client_configuration=configuration)
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
-            config.load_kube_config(
+            config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration
             )
     except (ConfigException, OSError) as exc:

@@ -42,7 +42,7 @@ def collect_garbage(
 ) -> list[tuple[str, float | None, str]]:
     now = time.time() if now is None else now
     listing = api.get(NAMESPACE_PATH, labelSelector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")
-    found = []
+    found: list[tuple[str, float | None, str]] = []
     for namespace in sorted(listing.get("items") or [], key=lambda n: n["metadata"]["name"]):
         name = namespace["metadata"]["name"]
         if (namespace["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:

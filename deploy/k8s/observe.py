@@ -79,7 +79,9 @@ def hpa_metrics_json(hpa: dict[str, Any]) -> str:
         source = metric.get(_source_key(metric.get("type"))) or {}
         name = _metric_name(source)
         target = source.get("target") or {}
-        kind = {"Utilization": KSM_UTILIZATION, "AverageValue": KSM_AVERAGE, "Value": KSM_VALUE}.get(target.get("type"))
+        kind = {"Utilization": KSM_UTILIZATION, "AverageValue": KSM_AVERAGE, "Value": KSM_VALUE}.get(
+            str(target.get("type"))
+        )
         field = {KSM_UTILIZATION: "averageUtilization", KSM_AVERAGE: "averageValue", KSM_VALUE: "value"}.get(kind or "")
         out[name] = {
             "current": _number((current_by_name.get(name) or {}).get(field or "")),
@@ -317,7 +319,7 @@ class ClusterObserver:
                     self._pod_objects.pop(name, None)
                     self._flush_pod(name)
 
-    def _emit_pod(self, kind: str, row: dict[str, Any], ts: float) -> None:
+    def _emit_pod(self, kind: str, row: dict[str, Any], ts: Any) -> None:
         self.run.events.emit(kind, ts=ts, pod=row["pod"], deployment=row["deployment"])
 
     def _flush_pod(self, name: str) -> None:

@@ -127,7 +127,9 @@ def pod_upstream(api: KubeApi, namespace: str, port: int, choose_pod: Callable[[
         method, url, headers, _, _ = api.api_client.param_serialize(
             "GET", path, query_params=[("ports", str(port))], auth_settings=["BearerToken"]
         )
-        forward = ws_client.portforward_call(api.api_client.configuration, method, url, headers=headers)
+        forward = ws_client.portforward_call(  # type: ignore[no-untyped-call]
+            api.api_client.configuration, method, url, headers=headers
+        )
         return _ForwardSocket(forward, port)
 
     return open_upstream

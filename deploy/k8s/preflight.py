@@ -158,7 +158,8 @@ class _Checks:
         return nodes
 
     def images(self, nodes: list[dict[str, Any]]) -> None:
-        present, truncated = set(), False
+        present: set[str] = set()
+        truncated = False
         for node in nodes:
             listed = (node.get("status") or {}).get("images") or []
             truncated = truncated or len(listed) >= NODE_STATUS_MAX_IMAGES

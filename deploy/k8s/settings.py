@@ -31,9 +31,9 @@ _PREFIX = re.compile(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
 class HpaFlags(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sync_period_s: float = Field(15.0, gt=0)
-    tolerance: float = Field(0.1, ge=0, lt=1)
-    downscale_stabilization_s: float = Field(300.0, ge=0)
+    sync_period_s: float = Field(default=15.0, gt=0)
+    tolerance: float = Field(default=0.1, ge=0, lt=1)
+    downscale_stabilization_s: float = Field(default=300.0, ge=0)
     source: str = "kubernetes defaults (not read from the cluster)"
 
 
@@ -45,11 +45,11 @@ class K8sSettings(BaseModel):
     in_cluster: bool | None = None
     namespace_prefix: str = "hpabench"
     prometheus_url: str | None = None
-    ready_timeout_s: float = Field(300.0, gt=0, le=3600)
-    teardown_timeout_s: float = Field(300.0, gt=0, le=3600)
-    watch_timeout_s: int = Field(60, ge=5, le=600)
+    ready_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    teardown_timeout_s: float = Field(default=300.0, gt=0, le=3600)
+    watch_timeout_s: int = Field(default=60, ge=5, le=600)
     monitors: Literal["auto", "on", "off"] = "auto"
-    hpa_flags: HpaFlags = Field(default_factory=HpaFlags)
+    hpa_flags: HpaFlags = HpaFlags()
 
     @field_validator("namespace_prefix")
     @classmethod

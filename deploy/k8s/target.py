@@ -88,10 +88,10 @@ class K8sDeployed:
         return self.observer.replicas(workload)
 
     def _forward(self, name: str, namespace: str, port: int, choose: Any) -> str:
-        warn = self.run.events.emit
-        forwarder = PortForwarder(
-            pod_upstream(self.api, namespace, port, choose), name, on_error=lambda m: warn("warning", message=m)
-        )
+        def warn(message: str) -> None:
+            self.run.events.emit("warning", message=message)
+
+        forwarder = PortForwarder(pod_upstream(self.api, namespace, port, choose), name, on_error=warn)
         self.forwarders.append(forwarder)
         return forwarder.url
 
