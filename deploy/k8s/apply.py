@@ -120,7 +120,9 @@ def delete_namespace(
     except ApiError as exc:
         if exc.status == 404:
             return 0.0
-        raise TargetError(f"cannot delete namespace {name}: {exc}") from None
+        # 409: already Terminating (a second delete, or gc racing a teardown) — just wait for it.
+        if exc.status != 409:
+            raise TargetError(f"cannot delete namespace {name}: {exc}") from None
     last_note = started
     while True:
         try:

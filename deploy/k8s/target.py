@@ -161,6 +161,11 @@ class K8sDeployed:
                     self.api, self.namespace, self.target.settings.teardown_timeout_s, progress=self.progress
                 )
                 self.run.update_manifest(k8s_api=usage, teardown_s=round(waited, 3))
+            except TargetError as exc:
+                # stop() runs in `finally`: report loudly (manifest, events, console), never mask the run's error
+                self.run.update_manifest(k8s_api=usage, teardown_error=str(exc))
+                self.run.events.emit("warning", message=f"teardown incomplete: {exc}")
+                self.progress(f"WARNING: teardown incomplete: {exc}")
             finally:
                 self.api.close()
 

@@ -111,3 +111,25 @@ async def test_an_image_pull_error_fails_fast_naming_the_object_and_the_fix(clus
     assert "Deployment/web in namespace run-a cannot become ready" in text
     assert "ImagePullBackOff" in text and "Pod/web-abc: Failed: Failed to pull image" in text
     assert "--image" in text and "kind load docker-image" in text
+
+
+async def test_a_stuck_teardown_is_reported_not_raised_from_stop(cluster: Emulator, tmp_path) -> None:
+    import json
+
+    from hpabench.deploy.k8s.target import K8sDeployed
+    from hpabench.rundir import RunDir, read_events
+
+    from .test_flow import make_target
+
+    name = await _terminating_namespace(cluster)
+    target = make_target(tmp_path, cluster, teardown_timeout_s=0.3)
+    run = RunDir.create(tmp_path / "reports", "stuck")
+    said: list[str] = []
+    deployed = K8sDeployed(target, KubeApi.for_host(url_of(cluster)), name, run, said.append)
+    await asyncio.to_thread(deployed.stop)  # returns: stop() runs in the pipeline's `finally`
+    await asyncio.to_thread(deployed.stop)  # idempotent
+    run.close()
+    manifest = json.loads((run.path / "manifest.json").read_text())
+    assert name in manifest["teardown_error"]
+    assert any(e["kind"] == "warning" and "teardown incomplete" in e["message"] for e in read_events(run.path))
+    assert any("teardown incomplete" in line for line in said)
