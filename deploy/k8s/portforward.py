@@ -43,7 +43,6 @@ class PortForwarder:
         self._open: set[Any] = set()
         self.connections = 0
         self.failures = 0
-        self._last_error = ""
         self._accept_thread = threading.Thread(target=self._accept, name=f"port-forward {name}", daemon=True)
         self._accept_thread.start()
 
@@ -70,13 +69,11 @@ class PortForwarder:
         try:
             upstream = self.open_upstream()
         except Exception as exc:  # the pod went away or the API refused: this connection fails, not the run
-            message = f"port-forward {self.name}: {exc}"
             with self._lock:
                 self.failures += 1
-                repeated = message == self._last_error
-                self._last_error = message
-            if self.on_error and not self._stop.is_set() and not repeated:  # once per distinct failure
-                self.on_error(message)
+                first = self.failures == 1
+            if self.on_error and not self._stop.is_set() and first:  # the first in full; close() counts the rest
+                self.on_error(f"port-forward {self.name}: {exc}")
             client.close()
             return
         with self._lock:
@@ -114,6 +111,8 @@ class PortForwarder:
             threads = list(self._threads)
         for thread in threads:
             thread.join(5)
+        if self.on_error and self.failures > 1:
+            self.on_error(f"port-forward {self.name}: {self.failures} connections could not be forwarded")
 
 
 def pod_upstream(api: KubeApi, namespace: str, port: int, choose_pod: Callable[[], str]) -> Callable[[], Upstream]:

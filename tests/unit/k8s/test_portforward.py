@@ -61,3 +61,19 @@ def test_connections_are_relayed_and_spread_over_ready_pods() -> None:
 def test_no_ready_pod_is_an_error_naming_the_service() -> None:
     with pytest.raises(TargetError, match="no ready pod behind Service/web"):
         round_robin(lambda: [], "Service/web")()
+
+
+def test_failed_upstreams_are_reported_once_then_counted() -> None:
+    said: list[str] = []
+
+    def refuse() -> socket.socket:
+        raise OSError("pod web-a is gone")
+
+    forwarder = PortForwarder(refuse, "web", on_error=said.append)
+    try:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", forwarder.port), timeout=5) as client:
+                assert client.recv(10) == b""  # the relay closes a connection it cannot forward
+    finally:
+        forwarder.close()
+    assert said == ["port-forward web: pod web-a is gone", "port-forward web: 3 connections could not be forwarded"]
