@@ -8,6 +8,7 @@ emulate, and how these tests stand in for it (assertions never rely on more than
 - Server-side apply creating an absent object: `Emulator` stores the applied body as the
   object (a real server would also merge fields by owner; kmock merges dicts naively).
 - SelfSubjectAccessReview: answered by `Emulator.allow(rule)` (default: allow all), not stored.
+- Apply conflicts: a path in `Emulator.conflict_once` answers its next non-forced apply with 409.
 - Controllers: `play_controllers` marks Deployments/StatefulSets ready, creates their pods and
   binds PVCs by patching, as the controller-manager and kubelet would.
 - It runs no validation (invalid objects are accepted): schema checks are in test_manifests_schema.
@@ -72,6 +73,9 @@ class Emulator(kmock.KubernetesEmulator):
         super().__attrs_post_init__()
         self.allow: Callable[[dict[str, Any]], bool] = lambda attributes: True
         self.reviews: list[dict[str, Any]] = []
+        # Paths whose next non-forced apply meets a field-manager conflict (409), as when a user
+        # `kubectl scale`d or edited an object the run applies.
+        self.conflict_once: set[str] = set()
 
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         if request.url.path == SSAR_PATH:
@@ -80,6 +84,17 @@ class Emulator(kmock.KubernetesEmulator):
             allowed = self.allow(attributes)
             return aiohttp.web.json_response({**request.data, "status": {"allowed": allowed, "reason": "emulated"}})
         applying = "apply-patch" in str(request.headers.get("Content-Type", ""))
+        if applying and request.url.path in self.conflict_once and request.params.get("force") != "true":
+            self.conflict_once.discard(request.url.path)
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "Conflict",
+                "code": 409,
+                "message": 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas',
+            }
+            return aiohttp.web.json_response(status, status=409)
         if request.action == kmock.action.UPDATE and applying and request.resource is not None:
             key = (request.resource, request.namespace, request.name)
             async with self._lock:

@@ -133,3 +133,17 @@ async def test_a_stuck_teardown_is_reported_not_raised_from_stop(cluster: Emulat
     assert name in manifest["teardown_error"]
     assert any(e["kind"] == "warning" and "teardown incomplete" in e["message"] for e in read_events(run.path))
     assert any("teardown incomplete" in line for line in said)
+
+
+async def test_an_apply_conflict_is_retried_once_with_force(cluster: Emulator) -> None:
+    from hpabench.deploy.k8s.apply import apply_object
+
+    path = "/apis/apps/v1/namespaces/run-a/deployments/web"
+    cluster.conflict_once.add(path)
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 2}}
+    with KubeApi.for_host(url_of(cluster)) as api:
+        stored = await asyncio.to_thread(apply_object, api, deployment, "run-a")
+    applies = [r for r in cluster._requests if r.url.path == path]
+    assert [r.params.get("force") for r in applies] == [None, "true"]
+    assert all(r.params["fieldManager"] == "hpabench" for r in applies)
+    assert stored["spec"]["replicas"] == 2 and stored["metadata"]["namespace"] == "run-a"
