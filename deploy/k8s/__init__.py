@@ -1,0 +1,1 @@
+"""The Kubernetes target: the rendered objects on a real cluster reached through a kubeconfig."""

@@ -1,0 +1,227 @@
+"""The k8s target as a `hpabench.target.Target`: the rendered objects in a fresh namespace of a real cluster.
+
+Flow of `start` (any failure or Ctrl-C inside it deletes the namespace again and re-raises):
+create the run's namespace → watch it (`observe.ClusterObserver`) → server-side apply exactly the
+rendered objects (+ PodMonitors when the Prometheus Operator is there) → wait until every
+workload is ready (`readiness`) → open a loopback port-forward balancing over the ready web
+pods (the only place load may go) and one to Prometheus unless `prometheus_url` was given.
+`K8sDeployed.stop()` closes the port-forwards and watches, writes the pods/HPA tables, deletes the
+namespace and waits for it to be gone, then records what it measured of its own API use.
+
+`admit` is the pre-flight (`preflight`): it creates nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hpabench.deploy.k8s.api import KubeApi
+from hpabench.deploy.k8s.apply import apply_objects, create_namespace, delete_namespace
+from hpabench.deploy.k8s.monitors import monitor_objects, operator_served
+from hpabench.deploy.k8s.observe import ClusterObserver
+from hpabench.deploy.k8s.portforward import PortForwarder, pod_upstream, round_robin
+from hpabench.deploy.k8s.preflight import PROMETHEUS_SELECTOR, preflight
+from hpabench.deploy.k8s.readiness import wait_ready
+from hpabench.deploy.k8s.resources import unknown_kinds
+from hpabench.deploy.k8s.settings import K8sSettings, settings_from_extra
+from hpabench.errors import SpecIssue, TargetError
+from hpabench.rundir import RunDir
+from hpabench.target import Progress, ReplicaView, TargetOptions, register_target
+
+LOOPBACK_HOSTS = ("127.0.0.1",)
+PROMETHEUS_PORT = 9090
+
+
+def service_backend(objects: list[dict[str, Any]], service: str) -> tuple[dict[str, str], int]:
+    """(pod selector, container port number) behind `service`'s first port, resolved like kube-proxy
+    resolves a named targetPort: from the pod template whose labels the selector matches."""
+    svc = next((o for o in objects if o.get("kind") == "Service" and o["metadata"]["name"] == service), None)
+    if svc is None:
+        raise TargetError(f"the rendered objects have no Service {service!r}")
+    selector = dict((svc.get("spec") or {}).get("selector") or {})
+    target = ((svc.get("spec") or {}).get("ports") or [{}])[0].get("targetPort")
+    if isinstance(target, int):
+        return selector, target
+    for obj in objects:
+        template = (obj.get("spec") or {}).get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if selector and all(labels.get(k) == v for k, v in selector.items()):
+            for container in (template.get("spec") or {}).get("containers") or []:
+                for port in container.get("ports") or []:
+                    if port.get("name") == target or target is None:
+                        return selector, int(port["containerPort"])
+    raise TargetError(f"Service/{service}: targetPort {target!r} matches no container port of its pods")
+
+
+class K8sDeployed:
+    """A run's namespace on the cluster, seen through the `Deployed` protocol."""
+
+    def __init__(self, target: K8sTarget, api: KubeApi, namespace: str, run: RunDir, progress: Progress) -> None:
+        self.target, self.api, self._namespace, self.run, self.progress = target, api, namespace, run, progress
+        self.observer: ClusterObserver | None = None
+        self.forwarders: list[PortForwarder] = []
+        self._service_url = ""
+        self._prometheus_url = ""
+        self.ready_at: float | None = None
+        self._stopped = False
+
+    @property
+    def service_url(self) -> str:
+        return self._service_url
+
+    @property
+    def prometheus_url(self) -> str:
+        return self._prometheus_url
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def load_hosts(self) -> tuple[str, ...]:
+        return LOOPBACK_HOSTS
+
+    def replicas(self, workload: str = "web") -> ReplicaView:
+        if self.observer is None:
+            return ReplicaView(0, 0)
+        return self.observer.replicas(workload)
+
+    def _forward(self, name: str, namespace: str, port: int, choose: Any) -> str:
+        def warn(message: str) -> None:
+            self.run.events.emit("warning", message=message)
+
+        forwarder = PortForwarder(pod_upstream(self.api, namespace, port, choose), name, on_error=warn)
+        self.forwarders.append(forwarder)
+        return forwarder.url
+
+    def bring_up(self, objects: list[dict[str, Any]]) -> None:
+        settings = self.target.settings
+        self.observer = ClusterObserver(self.api, self.namespace, self.run, settings.watch_timeout_s).start()
+        applied = list(objects)
+        if settings.monitors == "on" or (settings.monitors == "auto" and operator_served(self.api)):
+            applied += monitor_objects(objects, self.namespace, self.target.options.scrape_interval_s)
+        apply_objects(self.api, applied, self.namespace, self.progress)
+        ready_s = wait_ready(self.api, self.namespace, objects, settings.ready_timeout_s, self.progress)
+        self.ready_at = time.time()
+        selector, port = service_backend(objects, "web")
+        chooser = round_robin(lambda: self.observer.ready_pods(selector) if self.observer else [], "Service/web")
+        self._service_url = self._forward("web", self.namespace, port, chooser)
+        self._prometheus_url = settings.prometheus_url or self._discover_prometheus()
+        self.run.update_manifest(cluster={**self.target.facts, **self._placement(), "ready_s": round(ready_s, 3)})
+
+    def _discover_prometheus(self) -> str:
+        pods = self.api.get("/api/v1/pods", labelSelector=PROMETHEUS_SELECTOR).get("items") or []
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        if not running:
+            raise TargetError("no running Prometheus pod (app.kubernetes.io/name=prometheus); pass --prometheus-url")
+        pod = running[0]["metadata"]
+        return self._forward("prometheus", pod["namespace"], PROMETHEUS_PORT, lambda: pod["name"])
+
+    def _placement(self) -> dict[str, Any]:
+        pods = self.api.get(f"/api/v1/namespaces/{self.namespace}/pods").get("items") or []
+        placement = {p["metadata"]["name"]: (p.get("spec") or {}).get("nodeName") for p in pods}
+        digests = {
+            cs.get("image"): cs.get("imageID")
+            for p in pods
+            for cs in (p.get("status") or {}).get("containerStatuses") or []
+            if cs.get("image")
+        }
+        return {"namespace": self.namespace, "pod_placement": placement, "image_digests": digests}
+
+    def api_usage(self, until: float) -> dict[str, Any]:
+        """Requests made since the workload was ready (watching, balancing, discovery), per second."""
+        since = self.ready_at or until
+        calls = [c for c in self.api.calls if since <= c.ts <= until]
+        forwards = sum(1 for c in calls if c.path.endswith("/portforward"))
+        window_s = max(until - since, 1e-9)
+        return {
+            "requests_total": len(self.api.calls),
+            "window_s": round(until - since, 3),
+            "watch_requests": len(calls) - forwards,
+            "watch_requests_per_s": round((len(calls) - forwards) / window_s, 4) if calls else 0.0,
+            "portforward_connections": forwards,
+            "relists": self.observer.relists if self.observer else 0,
+        }
+
+    def stop(self) -> None:
+        """Close forwards and watches, write the tables, delete the namespace and wait (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        usage = self.api_usage(time.time())
+        try:
+            for forwarder in self.forwarders:
+                forwarder.close()
+            if self.observer is not None:
+                self.observer.stop()
+        finally:
+            try:
+                waited = delete_namespace(
+                    self.api, self.namespace, self.target.settings.teardown_timeout_s, progress=self.progress
+                )
+                self.run.update_manifest(k8s_api=usage, teardown_s=round(waited, 3))
+            except TargetError as exc:
+                # stop() runs in `finally`: report loudly (manifest, events, console), never mask the run's error
+                self.run.update_manifest(k8s_api=usage, teardown_error=str(exc))
+                self.run.events.emit("warning", message=f"teardown incomplete: {exc}")
+                self.progress(f"WARNING: teardown incomplete: {exc}")
+            finally:
+                self.api.close()
+
+
+class K8sTarget:
+    """Builds `K8sSettings` from `TargetOptions.extra`; see the module docstring."""
+
+    name = "k8s"
+
+    def __init__(self, options: TargetOptions) -> None:
+        self.options = options
+        self.settings: K8sSettings = settings_from_extra(options.extra)
+        self.facts: dict[str, Any] = {}
+
+    def connect(self) -> KubeApi:
+        s = self.settings
+        return KubeApi.connect(s.kubeconfig, s.context, s.in_cluster)
+
+    def admit(self, objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """The pre-flight; every issue at once. Nothing is created."""
+        issues = unknown_kinds(objects, "rendered manifests")
+        if issues:
+            return issues
+        started = time.monotonic()
+        with self.connect() as api:
+            found, facts = preflight(api, objects, self.settings, f"{self.settings.namespace_prefix}-preflight")
+        self.facts = {
+            **facts,
+            "context": self.settings.context,
+            "preflight_s": round(time.monotonic() - started, 3),
+            "hpa_flags": self.settings.hpa_flags.model_dump(),
+        }
+        return found
+
+    def objects_to_apply(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rendered objects; without autoscaling, minus the HPAs (the web tier stays as rendered)."""
+        if self.options.autoscale:
+            return list(objects)
+        return [o for o in objects if o.get("kind") != "HorizontalPodAutoscaler"]
+
+    def start(self, objects: list[dict[str, Any]], run: RunDir, progress: Progress) -> K8sDeployed:
+        api = self.connect()
+        try:
+            namespace = create_namespace(api, self.settings.namespace_prefix, run.run_id)
+        except BaseException:
+            api.close()
+            raise
+        progress(f"    namespace: {namespace}")
+        run.events.emit("k8s_namespace", namespace=namespace)
+        deployed = K8sDeployed(self, api, namespace, run, progress)
+        try:
+            deployed.bring_up(self.objects_to_apply(objects))
+        except BaseException:
+            deployed.stop()
+            raise
+        return deployed
+
+
+register_target("k8s", K8sTarget)
