@@ -157,7 +157,7 @@ def _current_summary(path: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, OSError):
+    except (ValueError, OSError):  # undecodable or not JSON: runcheck names it; recompute here
         return None
     if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION and isinstance(data.get("kpis"), dict):
         return data

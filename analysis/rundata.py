@@ -231,7 +231,8 @@ def _merge_process_files(data_dir: Path, notes: list[str]) -> pd.DataFrame | Non
 def read_jsonl(path: Path) -> pd.DataFrame:
     """One frame from a jsonl file; a torn last line (a crash mid-write) is skipped."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # errors="replace": runcheck has named a non-UTF-8 file already; its bad lines are skipped here.
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
@@ -248,7 +249,7 @@ def _read_manifest(path: Path, notes: list[str]) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         notes.append(f"manifest.json unreadable: {exc}")
         return {}
     return data if isinstance(data, dict) else {}
@@ -259,7 +260,7 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
     if not file.exists():
         return []
     events = []
-    for line in file.read_text(encoding="utf-8").splitlines():
+    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from hpabench.deploy.hpa.quantity import parse_quantity
 from hpabench.errors import SpecIssue
@@ -190,7 +190,7 @@ class _Rules:
             self.add("spec.maxReplicas", f"{high} must be greater than or equal to minReplicas {low}")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -207,7 +207,7 @@ def api_rule_issues(objects: list[Any], source: str) -> list[SpecIssue]:
         meta = obj.get("metadata") or {}
         rules.label = f"{obj.get('kind') or '?'}/{meta.get('name') if isinstance(meta, dict) else '?'}"
         kind = obj.get("kind")
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        spec: dict[str, Any] = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
         rules.metadata(meta, "metadata", _DNS_1035 if kind == "Service" else _DNS_SUBDOMAIN)
         if kind in WORKLOADS:
             replicas = spec.get("replicas")

@@ -25,7 +25,7 @@ from hpabench.errors import (
     SpecError,
     SpecIssue,
 )
-from hpabench.inputfile import check_output_file, require_outputs
+from hpabench.inputfile import check_output_dir, check_output_file, require_outputs
 from hpabench.pipeline import DEFAULT_REPORTS_DIR
 from hpabench.termtext import escape_controls
 
@@ -153,9 +153,13 @@ def _local_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from hpabench.cliinput import scrape_interval_issues
     from hpabench.deploy.local.daemon import up
     from hpabench.deploy.render import render_objects
 
+    issues = scrape_interval_issues(args.scrape_interval_s) + check_output_dir(args.reports_dir, "--reports-dir")
+    if issues:
+        raise SpecError(issues, headline="invalid command-line values:")
     objects = render_objects(args.variant, args.image)
     info = up(objects, args.reports_dir, _local_settings(args))
     for key, value in info.items():

@@ -170,17 +170,23 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     from hpabench.deploy.render import render
     from hpabench.deploy.variant import default_variant, load_variant
     from hpabench.scenarios.catalogue import load_scenario
-    from hpabench.scenarios.locustcheck import locustfile_issues
+    from hpabench.scenarios.locustcheck import LocustfileCheck
 
-    factory = target_factory or get_target(options.target)
-    # Every input is checked and every problem reported at once, before anything starts.
-    issues = options.issues()
-    scenario = preflight.collect(issues, load_scenario, options.scenario)
-    variant = preflight.collect(issues, load_variant, options.variant) if options.variant else default_variant()
-    if options.locustfile is not None:
-        issues += locustfile_issues(options.locustfile)
-    scrape_s = options.scrape_interval_s if not cliinput.scrape_interval_issues(options.scrape_interval_s) else 5.0
-    issues += preflight.profile_issues(rate_window_variables(scrape_s))
+    # Started first: the locustfile's import runs in a child while everything else is checked.
+    locust_check = LocustfileCheck(options.locustfile) if options.locustfile is not None else None
+    try:
+        factory = target_factory or get_target(options.target)
+        # Every input is checked and every problem reported at once, before anything starts.
+        issues = options.issues()
+        scenario = preflight.collect(issues, load_scenario, options.scenario)
+        variant = preflight.collect(issues, load_variant, options.variant) if options.variant else default_variant()
+        scrape_s = options.scrape_interval_s if not cliinput.scrape_interval_issues(options.scrape_interval_s) else 5.0
+        issues += preflight.profile_issues(rate_window_variables(scrape_s))
+        if locust_check is not None:
+            issues += locust_check.issues()
+    finally:
+        if locust_check is not None:
+            locust_check.close()
     if issues or scenario is None or variant is None:
         raise SpecError(issues, headline="invalid input (nothing was started):")
     objects = render(variant, image=options.image)

@@ -51,8 +51,8 @@ class StrictLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _Refusal(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
-            return Composer.compose_node(self, parent, index)  # type: ignore[no-any-return]
+                raise _Refusal(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
 
@@ -71,7 +71,7 @@ class StrictLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r} (first given on line {seen})", key_node.start_mark
                 )
             first_line[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _refuse(loader: StrictLoader, node: Node) -> Any:

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hpabench.errors import SpecError, SpecIssue
@@ -65,22 +66,9 @@ def _syntax_issues(text: str, file: str) -> list[SpecIssue]:
     return []
 
 
-def _import_in_child(path: Path, timeout_s: float) -> dict[str, object] | SpecIssue:
-    """The child's findings, or an issue when it timed out or died without reporting."""
-    file = str(path)
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(path), _RESULT_MARK],
-            cwd=path.parent,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return SpecIssue(file, "", f"importing it took more than {timeout_s:g} s (does it block at import time?)")
-    for line in completed.stdout.decode("utf-8", "replace").splitlines():
+def _findings(stdout: bytes, stderr: bytes, returncode: int | None, file: str) -> dict[str, object] | SpecIssue:
+    """The child's report line, or an issue when it died without reporting."""
+    for line in stdout.decode("utf-8", "replace").splitlines():
         if line.startswith(_RESULT_MARK):
             try:
                 parsed = json.loads(line[len(_RESULT_MARK) :])
@@ -88,26 +76,11 @@ def _import_in_child(path: Path, timeout_s: float) -> dict[str, object] | SpecIs
                 break
             if isinstance(parsed, dict):
                 return parsed
-    tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-    return SpecIssue(file, "", f"importing it ended the interpreter (exit {completed.returncode}): {tail[0][:300]}")
+    tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+    return SpecIssue(file, "", f"importing it ended the interpreter (exit {returncode}): {tail[0][:300]}")
 
 
-def locustfile_issues(path: Path, timeout_s: float | None = None) -> list[SpecIssue]:
-    """Every reason the locustfile at `path` cannot drive a run (see the module docstring);
-    `timeout_s` defaults to IMPORT_TIMEOUT_S (read at call time, so tests can shorten it)."""
-    timeout_s = IMPORT_TIMEOUT_S if timeout_s is None else timeout_s
-    path = Path(path).absolute()
-    file = str(path)
-    try:
-        text = read_input_text(path, what="--locustfile", max_bytes=MAX_LOCUSTFILE_BYTES)
-    except SpecError as exc:
-        return list(exc.issues)
-    syntax = _syntax_issues(text, file)
-    if syntax:
-        return syntax
-    result = _import_in_child(path, timeout_s)
-    if isinstance(result, SpecIssue):
-        return [result]
+def _verdict(result: dict[str, object], file: str) -> list[SpecIssue]:
     if result.get("error"):
         line = result.get("line")
         return [SpecIssue(file, f"line {line}" if line else "", f"importing it raised {result['error']}")]
@@ -120,3 +93,67 @@ def locustfile_issues(path: Path, timeout_s: float | None = None) -> list[SpecIs
             SpecIssue(file, "", f"defines {len(shapes)} LoadTestShape classes ({', '.join(shapes)}); give at most one")
         )
     return issues
+
+
+class LocustfileCheck:
+    """The check of one locustfile, started at once so the child's import (Locust takes most of
+    a second) overlaps the caller's other checks; `issues()` waits for the verdict, `close()`
+    (or leaving the `with` block) ends a child still running. `timeout_s` defaults to
+    IMPORT_TIMEOUT_S, read at construction so tests can shorten it."""
+
+    def __init__(self, path: Path, timeout_s: float | None = None) -> None:
+        self.path = Path(path).absolute()
+        self.file = str(self.path)
+        self.timeout_s = IMPORT_TIMEOUT_S if timeout_s is None else timeout_s
+        self._early: list[SpecIssue] | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        try:
+            text = read_input_text(self.path, what="--locustfile", max_bytes=MAX_LOCUSTFILE_BYTES)
+        except SpecError as exc:
+            self._early = list(exc.issues)
+            return
+        self._early = _syntax_issues(text, self.file) or None
+        if self._early is None:
+            self._started = time.monotonic()
+            self._child = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, self.file, _RESULT_MARK],
+                cwd=self.path.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+
+    def issues(self) -> list[SpecIssue]:
+        """Every reason the locustfile cannot drive a run (see the module docstring)."""
+        if self._early is not None or self._child is None:
+            return list(self._early or [])
+        remaining_s = max(0.0, self.timeout_s - (time.monotonic() - self._started))
+        try:
+            stdout, stderr = self._child.communicate(timeout=remaining_s)
+        except subprocess.TimeoutExpired:
+            self.close()
+            problem = f"importing it took more than {self.timeout_s:g} s (does it block at import time?)"
+            self._early = [SpecIssue(self.file, "", problem)]
+            return list(self._early)
+        result = _findings(stdout, stderr, self._child.returncode, self.file)
+        self._early = [result] if isinstance(result, SpecIssue) else _verdict(result, self.file)
+        return list(self._early)
+
+    def close(self) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+        if self._child is not None:
+            self._child.communicate()  # reaps it and closes the pipes
+
+    def __enter__(self) -> LocustfileCheck:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def locustfile_issues(path: Path, timeout_s: float | None = None) -> list[SpecIssue]:
+    """Every reason the locustfile at `path` cannot drive a run (see the module docstring)."""
+    with LocustfileCheck(path, timeout_s) as check:
+        return check.issues()

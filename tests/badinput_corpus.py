@@ -367,8 +367,16 @@ def variant_cases() -> list[Case]:
             _patch("Deployment", "web", f"{pod}/containers/0/resources/limits/cpu", "1e400", "replace"),
             ("resources.limits.cpu",),
         ),
+        (
+            "selector-mismatch",
+            _patch("Deployment", "web", "/spec/selector/matchLabels", {"app.kubernetes.io/name": "other"}, "replace"),
+            ("spec.selector",),
+        ),
     ):
         cases += _variant_cases(label, patch, mentions)
+    # A valid Kubernetes image the local target has no runtime for: only `run` refuses it.
+    image = _patch("Deployment", "web", f"{pod}/containers/0/image", "nginx:1.27", "replace")
+    cases += _variant_cases("image-without-local-runtime", image, ("nginx",), render=False)
     for label, value in (("word", "many"), ("zero", "0"), ("float", "2.5")):
         patch = _patch("ConfigMap", "web-config", "/data/DB_POOL_MAX", value, "replace")
         cases += _variant_cases(f"db-pool-max-{label}", patch, ("DB_POOL_MAX", "env"), render=False)
@@ -718,6 +726,16 @@ def command_line_cases() -> list[Case]:
     ]
     cases += [
         Case("cli-show-no-name", lambda ws: ["scenarios", "show"], ("NAME",)),
+        Case(
+            "cli-show-escape-in-name",
+            lambda ws: ["scenarios", "show", "\x1b[2Jgone"],
+            ("\\x1b[2Jgone", "unknown scenario"),
+        ),
+        Case(
+            "cli-run-escape-in-label",
+            lambda ws: ["run", "--scenario", "\x1b]0;t\x07x", "--reports-dir", str(ws.reports)],
+            ("\\x1b]0;t\\x07x",),
+        ),
         Case("cli-render-validate-empty", lambda ws: ["render", "--validate", ""], ("--validate",)),
         Case("cli-render-validate-unknown", lambda ws: ["render", "--validate", "1.99"], ("--validate", "1.99")),
         Case("cli-render-validate-word", lambda ws: ["render", "--validate", "latest"], ("--validate", "latest")),
@@ -729,27 +747,20 @@ def command_line_cases() -> list[Case]:
             lambda ws: [*_gate(ws), "--markdown", str(ws.write("f.txt", "x") / "s.md")],
             ("--markdown", "f.txt"),
         ),
-        Case(
-            "cli-compare-out-dir",
-            lambda ws: ["compare", str(ws.good_run), "--out", str(ws.root)],
-            ("--out", "directory"),
-        ),
-        Case(
-            "cli-compare-out-under-file",
-            lambda ws: ["compare", str(ws.good_run), "--out", str(ws.write("f.txt", "x") / "c.html")],
-            ("--out", "f.txt"),
-        ),
-        Case(
-            "cli-baseline-out-dir",
-            lambda ws: ["baseline", str(ws.good_run), "--out", str(ws.root)],
-            ("--out", "directory"),
-        ),
-        Case(
-            "cli-baseline-out-under-file",
-            lambda ws: ["baseline", str(ws.good_run), "--out", str(ws.write("f.txt", "x") / "b.json")],
-            ("--out", "f.txt"),
-        ),
     ]
+    for command in ("compare", "baseline"):
+        cases += [
+            Case(
+                f"cli-{command}-out-dir",
+                lambda ws, c=command: [c, str(ws.good_run), "--out", str(ws.root)],
+                ("--out", "directory"),
+            ),
+            Case(
+                f"cli-{command}-out-under-file",
+                lambda ws, c=command: [c, str(ws.good_run), "--out", str(ws.write("f.txt", "x") / "out")],
+                ("--out", "f.txt"),
+            ),
+        ]
     return cases
 
 
