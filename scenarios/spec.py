@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from hpabench.scenarios.events import EventSpec, check_events
 from hpabench.specio import StrictModel
 
 Name = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -264,6 +265,8 @@ class Scenario(StrictModel):
     arrivals: Arrivals = Arrivals()
     slo: Slo | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+    # Rollouts and disruptions at offsets after the warm-up (hpabench.scenarios.events).
+    events: list[EventSpec] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -275,7 +278,18 @@ class Scenario(StrictModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"stage names must be unique (`warmup` is reserved): {', '.join(duplicates)}")
+        if self.events:
+            check_events(list(self.events), self._duration_after_warmup_s())
         return self
+
+    def _duration_after_warmup_s(self) -> float | None:
+        """Scenario seconds after the warm-up; None while a replay trace is not yet resolved."""
+        if isinstance(self.shape, Replay) and self.shape.rates_rps is None:
+            return None
+        from hpabench.scenarios.shapes import total_duration_s  # shapes imports this module
+
+        warmup_s = self.warmup.duration_s if self.warmup is not None else 0.0
+        return total_duration_s(self) - warmup_s
 
     @property
     def uses_open_model(self) -> bool:
