@@ -26,6 +26,7 @@ import httpx
 from hpabench import hostinfo
 from hpabench.console import Console
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
+from hpabench.events import EventRunner, admit_events, load_clock_t0
 from hpabench.rundir import (
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -172,6 +173,9 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     if issues:
         source = str(options.variant) if options.variant else "deploy/manifests"
         raise SpecError(issues, headline=f"the {target.name} target cannot run the manifests rendered from {source}:")
+    event_issues = admit_events(target, list(scenario.events), objects, options.scenario)
+    if event_issues:
+        raise SpecError(event_issues, headline=f"the {target.name} target cannot perform the scenario's events:")
     return _Resolved(scenario, variant, objects, hpa_settings, target)
 
 
@@ -299,9 +303,12 @@ class Pipeline:
         driver = self.driver or run_load
         started = time.time()
         self.run.update_manifest(load_started_at=started)
+        runner = self._event_runner(resolved, deployed, started)
         try:
             result = driver(config, progress=self.console.live)
         finally:
+            if runner is not None:
+                runner.stop()
             self.console.close()
             ended = time.time()
             self.load_window = (started, ended)
@@ -314,6 +321,19 @@ class Pipeline:
         if result.interrupted:
             raise KeyboardInterrupt("load driver interrupted")
         return result
+
+    def _event_runner(self, resolved: _Resolved, deployed: Deployed, started: float) -> EventRunner | None:
+        """The scenario's events, fired at their offsets on the driver's clock (None without events)."""
+        from hpabench.scenarios.events import scheduled
+
+        assert self.run is not None
+        plan = scheduled(resolved.scenario, self.options.time_scale)
+        if not plan:
+            return None
+        data_dir = self.run.data
+        runner = EventRunner(plan, deployed, self.run.events, lambda: load_clock_t0(data_dir), started)
+        runner.start()
+        return runner
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect as collect_from_prometheus
