@@ -170,6 +170,7 @@ class KillPodAction:
         for pod in victims:
             emit("fault", message=f"kill-pod: {pod.name} killed (SIGKILL, no drain)", pod=pod.name, event="kill-pod")
             pod.delete(grace_s=0)
+        web.reconcile()  # the ReplicaSet controller sees the deleted pods and replaces them
         restored_s = wait_until(lambda: _web_restored(cluster), RESTORE_TIMEOUT_S, "web pods replaced")
         return {"killed": [p.name for p in victims], "ready_before": len(ready), "restored_s": round(restored_s, 3)}
 
