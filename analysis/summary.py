@@ -21,6 +21,8 @@ from hpabench.analysis import fairness as fairness_mod
 from hpabench.analysis import generator as generator_mod
 from hpabench.analysis import provisioning as prov
 from hpabench.analysis import scaling, slo
+from hpabench.analysis.events import event_entries
+from hpabench.analysis.failcodes import load_fail_codes
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
 from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, LatencyStats, latency_stats, route_rows
 from hpabench.analysis.phases import Phase, detect_phases, load_changes
@@ -356,6 +358,16 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "load_changes": [_change_entry(r, rec) for r, rec in zip(responses, recoveries, strict=False)],
         "routes": _routes(run, hists),
         "pods": _pods(run, fair),
+        "events": event_entries(
+            run.events,
+            hists,
+            slo_,
+            duration_s,
+            at_s,
+            ready,
+            load_fail_codes(run.path / "data", run.load_started_at),
+            run.web_hpa(),
+        ),
         "flags": sorted(set(flags)),
         "notes": notes,
     }

@@ -65,9 +65,17 @@ class Recorder:
 
     # -- Locust event handlers ----------------------------------------------------------------
     def on_request(
-        self, request_type: str, name: str, response_time: float, response_length: int, exception: Any = None, **_: Any
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: Any = None,
+        response: Any = None,
+        **_: Any,
     ) -> None:
-        self.seconds.record(time.time(), name, response_time or 0.0, exception is not None)
+        status = getattr(response, "status_code", None) if exception is not None else None
+        self.seconds.record(time.time(), name, response_time or 0.0, exception is not None, status)
 
     def on_test_start(self, **_: Any) -> None:
         now = time.time()

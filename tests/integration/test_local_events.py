@@ -119,8 +119,10 @@ def assert_whole(deployed: LocalDeployed) -> None:
     web = cluster.deployment("web")
     wait_until(lambda: web.ready_count() == web.spec_replicas, 120, "web pods ready")
     wait_until(
-        lambda: {n for n, r in cluster.haproxy_api.servers("web").items() if r["status"] != "MAINT"}
-        == {p.name for p in web.pods() if p.ready and not p.deleting},
+        lambda: (
+            {n for n, r in cluster.haproxy_api.servers("web").items() if r["status"] != "MAINT"}
+            == {p.name for p in web.pods() if p.ready and not p.deleting}
+        ),
         30,
         "HAProxy routes to exactly the ready pods",
     )
@@ -170,9 +172,7 @@ def test_rollout_unavailable_one_surge_zero_never_exceeds_replicas(stack: tuple[
     cluster.objects = objects  # as `kubectl apply` of a changed strategy, before the next rollout
     old_pods = {p.name for p in cluster.deployment("web").pods()}
     with PodCounts(cluster) as counts:
-        result = deployed.perform_event(
-            Rollout(at_s=0, kind="rollout", config={"CACHE_TTL_S": "7"}), run.events.emit
-        )
+        result = deployed.perform_event(Rollout(at_s=0, kind="rollout", config={"CACHE_TTL_S": "7"}), run.events.emit)
     assert result["complete"] and result["max_surge_pods"] == 0 and result["max_unavailable_pods"] == 1
     assert counts.max_active <= REPLICAS, "a surge pod with maxSurge 0"
     assert counts.min_ready >= REPLICAS - 1, "more than maxUnavailable pods unavailable"

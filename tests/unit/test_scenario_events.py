@@ -139,7 +139,10 @@ def test_strategy_knobs_render_into_the_deployment() -> None:
         }
     )
     web = next(o for o in render(variant) if o["kind"] == "Deployment" and o["metadata"]["name"] == "web")
-    assert web["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "50%", "maxUnavailable": 0}}
+    assert web["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "50%", "maxUnavailable": 0},
+    }
     assert web["spec"]["minReadySeconds"] == 3
     assert web["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 20
     assert web["spec"]["template"]["spec"]["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
