@@ -18,8 +18,8 @@ For every scenario event that started (`scenario_event` rows):
   load balancer lost a connection to a pod; 503: no endpoint could take the request; 0: no
   response at all), lowest ready capacity, whether the HPA scaled during the rollout, the most
   surge pods the HPA counted (its utilisation averages over surge pods too) and draining
-  losses: failures within the grace window of old pods that were terminated — and how many of
-  them got SIGTERM before the load balancer had drained them.
+  losses: connection-level failures (502, no response) within the grace window of old pods that
+  were terminated — and how many of them got SIGTERM before the load balancer had drained them.
 """
 
 from __future__ import annotations
@@ -180,8 +180,11 @@ def rollout_kpis(
     ]
     drain_losses = 0
     for event in terminated:
+        # Connection-level failures (502, no response) while an old pod shut down; a 503 means
+        # no endpoint was left, which is capacity, not draining.
         t_s = float(event["t_s"])
-        drain_losses += latency_stats(hists, math.floor(t_s), t_s + float(event.get("grace_left_s") or 0) + 1).failures
+        codes = codes_in(fail_codes, math.floor(t_s), t_s + float(event.get("grace_left_s") or 0) + 1)
+        drain_losses += codes.get("502", 0) + codes.get("0", 0)
     surge_view = None
     scaled = _hpa_decisions(events, span.start_s, span.end_s) > 0
     if not hpa.empty and "t_s" in hpa:
@@ -215,7 +218,7 @@ def rollout_kpis(
             ),
             "rollout_hpa_scaled": kpi(int(scaled), "bool", "the HPA scaled during the rollout"),
             "rollout_hpa_surge_pods": kpi(surge_view, "pods", "most surge pods in the HPA's utilisation view"),
-            "rollout_drain_losses": kpi(drain_losses, "requests", "failures while old pods terminated", "lower"),
+            "rollout_drain_losses": kpi(drain_losses, "requests", "502/no-response while old pods terminated", "lower"),
             "rollout_undrained_pods": kpi(
                 sum(1 for e in terminated if not e.get("drained")), "pods", "old pods stopped before draining", "lower"
             ),
