@@ -340,3 +340,20 @@ def test_runner_fires_on_the_load_clock_records_and_skips_the_rest(tmp_path: Pat
         ("restart-cache-3", "skipped"),
     ]
     assert rows[0]["planned_t_s"] == 0.5 and rows[3]["error"] == "boom" and rows[2]["params"] == {"replicas": 2}
+
+
+def test_readme_events_examples_are_valid(tmp_path: Path) -> None:
+    import re
+
+    from hpabench.deploy.variant import load_variant
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (Path(__file__).resolve().parents[2] / "README.md").read_text(), re.S)
+    (scenario_text,) = [b for b in blocks if b.startswith("name: steady-upgrade")]
+    (variant_text,) = [b for b in blocks if b.startswith("name: surge-one")]
+    (tmp_path / "s.yaml").write_text(scenario_text)
+    (tmp_path / "v.yaml").write_text(variant_text)
+    scenario = load_scenario_file(tmp_path / "s.yaml")
+    assert [e.kind for e in scheduled(scenario)] == ["rollout", "kill-pod", "restart-db", "scale-to"]
+    web = _web(render(load_variant(tmp_path / "v.yaml")))
+    assert web["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert LocalTarget(TargetOptions()).admit_events(list(scenario.events), render(None)) == []
