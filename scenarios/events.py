@@ -133,35 +133,30 @@ class RestartCache(BaseEvent):
     kind: Literal["restart-cache"]
 
 
-def _link(between: list[str]) -> None:
-    if len(between) != 2 or between[0] == between[1]:
-        raise ValueError("`between` names two different tiers, e.g. [web, postgres]")
+class _LinkEvent(BaseEvent):
+    """An event on the network link between two tiers (`between`)."""
+
+    between: list[Tier]
+
+    @model_validator(mode="after")
+    def _two_tiers(self) -> _LinkEvent:
+        if len(self.between) != 2 or self.between[0] == self.between[1]:
+            raise ValueError("`between` names two different tiers, e.g. [web, postgres]")
+        return self
 
 
-class AddLatency(BaseEvent):
+class AddLatency(_LinkEvent):
     """Add `delay_ms` (± `jitter_ms`) one-way delay on the link between two tiers (netem)."""
 
     kind: Literal["add-latency"]
-    between: list[Tier]
     delay_ms: Annotated[float, Field(gt=0, le=10_000)]
     jitter_ms: Annotated[float, Field(ge=0, le=10_000)] = 0.0
 
-    @model_validator(mode="after")
-    def _check(self) -> AddLatency:
-        _link(self.between)
-        return self
 
-
-class RemoveLatency(BaseEvent):
+class RemoveLatency(_LinkEvent):
     """Remove the delay an earlier `add-latency` put on the same link."""
 
     kind: Literal["remove-latency"]
-    between: list[Tier]
-
-    @model_validator(mode="after")
-    def _check(self) -> RemoveLatency:
-        _link(self.between)
-        return self
 
 
 class ScaleTo(BaseEvent):

@@ -83,11 +83,6 @@ def _workloads(objects: list[dict[str, Any]]) -> dict[str, str]:
         return {}
 
 
-def _need_web(objects: list[dict[str, Any]]) -> list[str]:
-    kinds = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
-    return [] if ("Deployment", WEB) in kinds else ["the rendered objects have no Deployment web"]
-
-
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
     """Seconds until `condition()` held; TargetError naming `what` after `timeout_s`."""
     start = time.monotonic()
@@ -153,12 +148,17 @@ class RolloutAction:
         return result
 
 
-@action("kill-pod")
-class KillPodAction:
+class _WebAction:
+    """An action on the web Deployment: admissible when the rendered objects have one."""
+
     @staticmethod
     def admit(event: BaseEvent, objects: list[dict[str, Any]]) -> list[str]:
-        return _need_web(objects)
+        kinds = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
+        return [] if ("Deployment", WEB) in kinds else ["the rendered objects have no Deployment web"]
 
+
+@action("kill-pod")
+class KillPodAction(_WebAction):
     @staticmethod
     def perform(cluster: LocalCluster, event: BaseEvent, emit: Emit) -> dict[str, Any]:
         assert isinstance(event, KillPod)
@@ -216,11 +216,7 @@ class RestartCacheAction(_RestartAction):
 
 
 @action("scale-to")
-class ScaleToAction:
-    @staticmethod
-    def admit(event: BaseEvent, objects: list[dict[str, Any]]) -> list[str]:
-        return _need_web(objects)
-
+class ScaleToAction(_WebAction):
     @staticmethod
     def perform(cluster: LocalCluster, event: BaseEvent, emit: Emit) -> dict[str, Any]:
         assert isinstance(event, ScaleTo)
