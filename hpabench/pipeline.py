@@ -43,6 +43,8 @@ WARMUP_TIMEOUT_S = 20.0
 WARMUP_ANNOTATION = "hpabench.dev/warmup-paths"
 DEFAULT_WARMUP_PATHS = ("/",)
 MAX_WORKERS = 64
+EVENT_JOIN_S = 600.0  # longest wait, after the load, for a scenario event still running
+EVENT_JOIN_INTERRUPTED_S = 5.0
 MIN_TIME_SCALE = 0.01
 MAX_TIME_SCALE = 100.0
 
@@ -304,11 +306,14 @@ class Pipeline:
         started = time.time()
         self.run.update_manifest(load_started_at=started)
         runner = self._event_runner(resolved, deployed, started)
+        interrupted = True
         try:
             result = driver(config, progress=self.console.live)
+            interrupted = bool(result.interrupted)
         finally:
             if runner is not None:
-                runner.stop()
+                # After a normal end a running rollout may finish; after Ctrl-C teardown comes first.
+                runner.stop(timeout_s=EVENT_JOIN_INTERRUPTED_S if interrupted else EVENT_JOIN_S)
             self.console.close()
             ended = time.time()
             self.load_window = (started, ended)

@@ -156,6 +156,11 @@ class LocalCluster:
             paths.append(self._haproxy.sockdir)
         return paths
 
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` began (event actions give up waiting then)."""
+        return self._stopped
+
     def deployment(self, name: str) -> LocalDeployment:
         if name not in self._deployments:
             raise KeyError(f"no Deployment/StatefulSet {name!r} (have: {', '.join(sorted(self._deployments))})")

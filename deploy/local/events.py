@@ -83,19 +83,20 @@ def _workloads(objects: list[dict[str, Any]]) -> dict[str, str]:
         return {}
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
-    """Seconds until `condition()` held; TargetError naming `what` after `timeout_s`."""
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, cluster: LocalCluster) -> float:
+    """Seconds until `condition()` held; TargetError naming `what` after `timeout_s` or when the
+    cluster is being stopped (teardown after Ctrl-C must not wait for a disruption to heal)."""
     start = time.monotonic()
     while not condition():
-        if time.monotonic() - start > timeout_s:
-            raise TargetError(f"{what} not within {timeout_s:g} s")
+        if time.monotonic() - start > timeout_s or cluster.stopped:
+            raise TargetError(f"{what} not within {timeout_s:g} s" if not cluster.stopped else f"{what}: stack stopped")
         time.sleep(0.05)
     return time.monotonic() - start
 
 
 def _web_restored(cluster: LocalCluster) -> bool:
     web = cluster.deployment(WEB)
-    return web.ready_count() >= web.spec_replicas
+    return bool(web.ready_count() >= web.spec_replicas)
 
 
 @action("rollout")
@@ -125,7 +126,7 @@ class RolloutAction:
         surge, unavailable = strategy.limits(replicas)
         watch = RolloutWatch(web.rollout_state, web.reconcile, strategy)
         deadline_s = min(event.timeout_s, strategy.progress_deadline_s)
-        outcome = watch.run(from_hash, web.template_hash, deadline_s, stop=lambda: False)
+        outcome = watch.run(from_hash, web.template_hash, deadline_s, stop=lambda: cluster.stopped)
         result = {
             "from": outcome.from_hash,
             "to": outcome.to_hash,
@@ -171,7 +172,7 @@ class KillPodAction(_WebAction):
             emit("fault", message=f"kill-pod: {pod.name} killed (SIGKILL, no drain)", pod=pod.name, event="kill-pod")
             pod.delete(grace_s=0)
         web.reconcile()  # the ReplicaSet controller sees the deleted pods and replaces them
-        restored_s = wait_until(lambda: _web_restored(cluster), RESTORE_TIMEOUT_S, "web pods replaced")
+        restored_s = wait_until(lambda: _web_restored(cluster), RESTORE_TIMEOUT_S, "web pods replaced", cluster)
         return {"killed": [p.name for p in victims], "ready_before": len(ready), "restored_s": round(restored_s, 3)}
 
 
@@ -194,9 +195,9 @@ class _RestartAction:
         restarts = pod.restarts
         emit("fault", message=f"{event.kind_name}: {cls.what} container of {pod.name} stopped", pod=pod.name)
         exit_code = pod.restart_container()
-        wait_until(lambda: pod.restarts > restarts, RESTORE_TIMEOUT_S, f"{cls.what} restarted")
-        down_s = wait_until(lambda: pod.ready, RESTORE_TIMEOUT_S, f"{cls.what} ready again")
-        web_s = wait_until(lambda: _web_restored(cluster), RESTORE_TIMEOUT_S, "web pods ready again")
+        wait_until(lambda: pod.restarts > restarts, RESTORE_TIMEOUT_S, f"{cls.what} restarted", cluster)
+        down_s = wait_until(lambda: pod.ready, RESTORE_TIMEOUT_S, f"{cls.what} ready again", cluster)
+        web_s = wait_until(lambda: _web_restored(cluster), RESTORE_TIMEOUT_S, "web pods ready again", cluster)
         return {
             "pod": pod.name,
             "exit_code": exit_code,

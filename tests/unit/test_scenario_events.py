@@ -4,6 +4,7 @@ object changes a rollout makes, admission by the local target and the event runn
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from pathlib import Path
@@ -357,3 +358,61 @@ def test_readme_events_examples_are_valid(tmp_path: Path) -> None:
     web = _web(render(load_variant(tmp_path / "v.yaml")))
     assert web["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     assert LocalTarget(TargetOptions()).admit_events(list(scenario.events), render(None)) == []
+
+
+class EventfulTarget(FakeTarget):
+    """The fake target, able to perform events (each one recorded with its load offset)."""
+
+    def admit_events(self, events: list[Any], objects: list[dict[str, Any]]) -> list[Any]:
+        self.calls.log.append(("admit_events", [e.kind_name for e in events]))
+        return []
+
+
+class SlowDriver(FakeDriver):
+    """Writes the load clock like the real driver, then 'drives' for `load_s`."""
+
+    def __init__(self, calls: Calls, load_s: float) -> None:
+        super().__init__(calls)
+        self.load_s = load_s
+
+    def __call__(self, config: Any, progress: Any = None) -> Any:
+        from hpabench.scenarios.locust_runtime import write_clock
+
+        t0 = time.time()
+        write_clock(config.data_dir, t0=t0)
+        time.sleep(self.load_s)
+        result = super().__call__(config, progress)
+        return type(result)(t0, time.time(), False, [])
+
+
+def test_the_pipeline_fires_events_during_the_load_and_records_them(tmp_path: Path) -> None:
+    calls = Calls()
+    target = EventfulTarget(calls)
+    fired: list[tuple[str, float]] = []
+
+    def perform_event(event: Any, emit: Any) -> dict[str, Any]:
+        fired.append((event.kind_name, time.time()))
+        return {"done": True}
+
+    target.deployed.perform_event = perform_event  # type: ignore[attr-defined]
+    path = scenario_file(tmp_path, [{"at_s": 4, "kind": "scale-to", "replicas": 2}, {"at_s": 55, "kind": "kill-pod"}])
+    outcome = run_benchmark(
+        RunOptions(scenario=str(path), time_scale=0.05, reports_dir=tmp_path / "reports", scrape_interval_s=0.5),
+        Console(io.StringIO()),
+        target_factory=target.factory,
+        driver=SlowDriver(calls, load_s=1.5),
+        reporter=FakeReporter(calls),
+        collector=FakeCollector(calls),
+    )
+    assert outcome.status == "completed"
+    assert ("admit_events", ["scale-to", "kill-pod"]) in calls.log
+    rows = [e for e in read_events(outcome.run_path) if e["kind"] == "scenario_event"]
+    assert [(r["name"], r["state"]) for r in rows] == [
+        ("scale-to-1", "started"),
+        ("scale-to-1", "finished"),
+        ("kill-pod-2", "skipped"),  # at (10 + 55) * 0.05 = 3.25 s, after the 1.5 s of load
+    ]
+    clock_t0 = json.loads((outcome.run_path / "data" / "locust_clock.json").read_text())["t0"]
+    assert [kind for kind, _ in fired] == ["scale-to"]
+    assert fired[0][1] - clock_t0 >= (10 + 4) * 0.05 - 0.01
+    assert calls.names().index("drive") < calls.names().index("stop")
