@@ -416,3 +416,29 @@ def test_the_pipeline_fires_events_during_the_load_and_records_them(tmp_path: Pa
     assert [kind for kind, _ in fired] == ["scale-to"]
     assert fired[0][1] - clock_t0 >= (10 + 4) * 0.05 - 0.01
     assert calls.names().index("drive") < calls.names().index("stop")
+
+
+@pytest.mark.parametrize("scaled_to", [5, 1])
+def test_an_hpa_scale_during_a_rollout_is_honoured_with_the_new_count(scaled_to: int) -> None:
+    """The HPA changes the replicas mid-rollout: the limits follow the new count and the rollout
+    ends with that many new pods (extra pods from the new template, surplus from the old)."""
+    strategy = RolloutStrategy(max_surge=1, max_unavailable=0)
+    old = [_pod(f"old-{i}", -100.0, -100.0) for i in range(3)]
+    new: list[dict[str, Any]] = []
+    replicas, now = 3, 0.0
+    while True:
+        if now == 2.0:
+            replicas = scaled_to
+        new_infos, old_infos = [_info(p, now) for p in new], [_info(p, now) for p in old]
+        if rollout_complete(replicas, strategy, new_infos, old_infos, now):
+            break
+        assert now < 300, "the rollout did not complete"
+        step = rolling_step(replicas, strategy, new_infos, old_infos, now)
+        new += [_pod(f"new-{len(new) + i}", now + 3.0, now) for i in range(step.create)]
+        for pod in old:
+            if pod["name"] in step.delete:
+                pod["deleting"] = True
+        active = [p for p in new + old if not p["deleting"]]
+        assert len(active) <= max(replicas, 3 if now < 2.0 else replicas) + 1
+        now += 0.5
+    assert sum(1 for p in new if not p["deleting"]) == scaled_to and all(p["deleting"] for p in old)
