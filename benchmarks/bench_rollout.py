@@ -36,6 +36,7 @@ METRICS = (
     ("rollout_failed_requests", "failed requests during the rollout", "requests"),
     ("rollout_p99_ms", "client p99 during the rollout", "ms"),
     ("rollout_duration_s", "rollout duration", "s"),
+    ("before_p99_ms", "client p99 before the rollout (reference)", "ms"),
 )
 
 
@@ -88,6 +89,9 @@ def one_run(folder: Path, reports: Path, name: str, args: argparse.Namespace) ->
     rollout = (entry or {}).get("rollout") or {}
     for metric, _, _ in METRICS:
         row[metric] = (rollout.get(metric) or {}).get("value")
+    phases = {p["name"]: p["kpis"] for p in (entry or {}).get("phases") or []}
+    # The same client percentile just before the rollout: what the rollout added to it.
+    row["before_p99_ms"] = ((phases.get("before") or {}).get("p99_ms") or {}).get("value")
     row["codes"] = (entry or {}).get("fail_codes")
     row["min_ready"] = (rollout.get("rollout_min_ready") or {}).get("value")
     return row
