@@ -18,7 +18,9 @@ import pandas as pd
 
 from hpabench.analysis import catalogue, errors, scaling
 from hpabench.analysis import fairness as fairness_mod
+from hpabench.analysis.events import event_entries
 from hpabench.analysis.facts import SLO_WINDOW_S, RunFacts, Window
+from hpabench.analysis.failcodes import load_fail_codes
 from hpabench.analysis.faults import fault_notes
 from hpabench.analysis.kpi import Kpi, clean, kpi, kpis_as_dict
 from hpabench.analysis.latency import ALL_ROUTES, ClientHistograms, latency_stats, route_rows
@@ -84,6 +86,16 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "load_changes": [_change_entry(r, rec) for r, rec in zip(facts.responses, facts.recoveries_s, strict=False)],
         "routes": _routes(run, facts.hists),
         "pods": _pods(run, facts.fairness),
+        "events": event_entries(
+            run.events,
+            facts.hists,
+            facts.slo,
+            facts.duration_s,
+            facts.at_s,
+            facts.ready,
+            load_fail_codes(run.path / "data", run.load_started_at),
+            run.web_hpa(),
+        ),
         "flags": sorted(set(flags)),
         "notes": notes,
     }

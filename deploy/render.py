@@ -24,6 +24,7 @@ import jsonpointer
 import yaml
 
 from hpabench.contract import RENDERED_OBJECTS, write_text_atomic
+from hpabench.deploy.strategy import StrategyKnobs, apply_strategy
 from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.inputfile import read_input_text
@@ -156,6 +157,11 @@ class _Renderer:
             self.config("web.cache_ttl_s", "CACHE_TTL_S", web.cache_ttl_s)
         if web.work_cost is not None:
             self.config("web.work_cost", "WORK_DEFAULT_COST", web.work_cost)
+        if web.rollout is not None:
+            container = self.web_container("web.rollout")
+            deployment = self.need(WEB_DEPLOYMENT, "web.rollout")
+            if container is not None and deployment is not None:
+                apply_strategy(deployment, container, StrategyKnobs(**web.rollout.model_dump()))
 
     def check_requests_within_limits(self, resources: dict[str, Any]) -> None:
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}

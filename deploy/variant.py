@@ -12,6 +12,8 @@ Knobs and where they land (render.py does the landing):
 - `web.concurrency` → uvicorn `--limit-concurrency` (container args) and, unless
   `web.db_pool_max` is set, `DB_POOL_MAX` in the ConfigMap.
 - `web.cache_ttl_s`, `web.work_cost` → `CACHE_TTL_S`, `WORK_DEFAULT_COST` in the ConfigMap.
+- `web.rollout.{max_surge,max_unavailable,min_ready_s,termination_grace_s,pre_stop_delay_s}` →
+  the Deployment's strategy, minReadySeconds, grace period and a preStop sleep (deploy/strategy.py).
 - `hpa.enabled: false` removes the HPA (fixed replicas); `min_replicas`, `max_replicas`,
   `target_cpu_utilization` (percent of the CPU request), extra `metrics` (autoscaling/v2
   MetricSpec list, appended) and `behavior` (autoscaling/v2, passed through verbatim).
@@ -98,6 +100,37 @@ class Resources(StrictModel):
         return self
 
 
+class RolloutKnobs(StrictModel):
+    """How the web Deployment rolls (deploy/strategy.py renders it): `max_surge` /
+    `max_unavailable` (pods or "N%", Kubernetes' rounding), `min_ready_s` (minReadySeconds),
+    `termination_grace_s` (terminationGracePeriodSeconds), `pre_stop_delay_s` (a preStop sleep)."""
+
+    max_surge: int | str | None = None
+    max_unavailable: int | str | None = None
+    min_ready_s: int | None = Field(default=None, ge=0, le=3600)
+    termination_grace_s: int | None = Field(default=None, ge=0, le=3600)
+    pre_stop_delay_s: int | None = Field(default=None, ge=0, le=3600)
+
+    @field_validator("max_surge", "max_unavailable", mode="before")
+    @classmethod
+    def _int_or_percent(cls, value: Any) -> Any:
+        from hpabench.deploy.strategy import parse_int_or_percent
+
+        return None if value is None else parse_int_or_percent(value, "value")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RolloutKnobs:
+        if self.max_surge in (0, "0%") and self.max_unavailable in (0, "0%"):
+            raise ValueError("max_surge and max_unavailable may not both be 0 (the rollout could not progress)")
+        if (
+            self.pre_stop_delay_s is not None
+            and self.termination_grace_s is not None
+            and self.pre_stop_delay_s > self.termination_grace_s
+        ):
+            raise ValueError("pre_stop_delay_s exceeds termination_grace_s (the pod would be killed mid-hook)")
+        return self
+
+
 class WebKnobs(StrictModel):
     """The web tier. Unset knobs keep the base manifests' values."""
 
@@ -107,6 +140,7 @@ class WebKnobs(StrictModel):
     db_pool_max: int | None = Field(default=None, ge=1, le=1000)
     cache_ttl_s: int | None = Field(default=None, ge=1, le=86_400)
     work_cost: int | None = Field(default=None, ge=0, le=2_000_000)
+    rollout: RolloutKnobs | None = None
 
 
 class HpaKnobs(StrictModel):

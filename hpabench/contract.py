@@ -202,8 +202,19 @@ def to_json_line(data: Any) -> str:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `path` so a reader (or a crash) never sees half a file: temp file + rename."""
+    """Write `path` so a reader (or a crash) never sees half a file: temp file + rename.
+
+    An existing path that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written in
+    place instead: renaming over it would replace a device node with a plain file — as root,
+    for every other program on the machine. A directory is refused (IsADirectoryError).
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory")
+        with path.open("wb") as out:
+            out.write(data)
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_bytes(data)

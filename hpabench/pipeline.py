@@ -28,6 +28,7 @@ from hpabench import cliinput, hostinfo, preflight
 from hpabench.console import Console
 from hpabench.contract import MANIFEST_SCHEMA_VERSION
 from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
+from hpabench.events import EventRunner, admit_events, load_clock_t0
 from hpabench.inputfile import check_output_dir
 from hpabench.lifeline import Lifeline
 from hpabench.rundir import (
@@ -59,6 +60,8 @@ MAX_WORKERS = cliinput.MAX_WORKERS
 MIN_TIME_SCALE = cliinput.MIN_TIME_SCALE
 MAX_TIME_SCALE = cliinput.MAX_TIME_SCALE
 MAX_DURATION_S = 86400.0
+EVENT_JOIN_S = 600.0  # longest wait, after the load, for a scenario event still running
+EVENT_JOIN_INTERRUPTED_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,9 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     issues += target.admit(objects)
     if issues:
         raise SpecError(issues, headline=f"the {target.name} target cannot run the manifests rendered from {source}:")
+    event_issues = admit_events(target, list(scenario.events), objects, options.scenario)
+    if event_issues:
+        raise SpecError(event_issues, headline=f"the {target.name} target cannot perform the scenario's events:")
     return _Resolved(scenario, variant, objects, hpa_settings, target)
 
 
@@ -341,9 +347,15 @@ class Pipeline:
         driver = self.driver or run_load
         started = time.time()
         self.run.update_manifest(load_started_at=started)
+        runner = self._event_runner(resolved, deployed, started)
+        interrupted = True
         try:
             result = driver(config, progress=self.console.live)
+            interrupted = bool(result.interrupted)
         finally:
+            if runner is not None:
+                # After a normal end a running rollout may finish; after Ctrl-C teardown comes first.
+                runner.stop(timeout_s=EVENT_JOIN_INTERRUPTED_S if interrupted else EVENT_JOIN_S)
             self.console.close()
             ended = time.time()
             self.load_window = (started, ended)
@@ -375,6 +387,19 @@ class Pipeline:
             self.console.info(f"    {errors.describe(error)}")
         if errors.errors_dominate(requests, failures):
             self.console.warn("most requests failed: the latency of this run describes failures, not the system")
+
+    def _event_runner(self, resolved: _Resolved, deployed: Deployed, started: float) -> EventRunner | None:
+        """The scenario's events, fired at their offsets on the driver's clock (None without events)."""
+        from hpabench.scenarios.events import scheduled
+
+        assert self.run is not None
+        plan = scheduled(resolved.scenario, self.options.time_scale)
+        if not plan:
+            return None
+        data_dir = self.run.data
+        runner = EventRunner(plan, deployed, self.run.events, lambda: load_clock_t0(data_dir), started)
+        runner.start()
+        return runner
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect as collect_from_prometheus

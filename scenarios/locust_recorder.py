@@ -78,9 +78,9 @@ class Recorder:
         response: Any = None,
         **_: Any,
     ) -> None:
-        self.seconds.record(time.time(), name, response_time or 0.0, exception is not None)
+        status = getattr(response, "status_code", None) if exception is not None else None
+        self.seconds.record(time.time(), name, response_time or 0.0, exception is not None, status)
         if exception is not None:
-            status = getattr(response, "status_code", None)
             self._errors[
                 (request_type, name, status if isinstance(status, int) and status else None, _error_text(exception))
             ] += 1

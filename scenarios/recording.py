@@ -43,11 +43,12 @@ def latency_fields(hist: LatencyHistogram) -> dict[str, float | None]:
 
 
 class _RouteSecond:
-    __slots__ = ("failures", "hist")
+    __slots__ = ("codes", "failures", "hist")
 
     def __init__(self) -> None:
         self.hist = LatencyHistogram()
         self.failures = 0
+        self.codes: dict[str, int] = {}  # failed requests by HTTP status ("0": no response)
 
 
 class SecondRecorder:
@@ -68,7 +69,7 @@ class SecondRecorder:
             self.t0 = t0
             self.next_second = self.second_of(now)
 
-    def record(self, now: float, route: str, response_time_ms: float, failed: bool) -> None:
+    def record(self, now: float, route: str, response_time_ms: float, failed: bool, status: int | None = None) -> None:
         second = math.floor(now - self.t0)
         routes = self._seconds.get(second)
         if routes is None:
@@ -79,6 +80,8 @@ class SecondRecorder:
         entry.hist.record(response_time_ms)
         if failed:
             entry.failures += 1
+            code = str(status or 0)
+            entry.codes[code] = entry.codes.get(code, 0) + 1
 
     @property
     def pending_seconds(self) -> int:
@@ -98,12 +101,19 @@ class SecondRecorder:
             routes = self._seconds.pop(second, {})
             total = LatencyHistogram()
             failures = 0
+            codes: dict[str, int] = {}
             for route in sorted(routes):
                 entry = routes[route]
                 total.merge(entry.hist)
                 failures += entry.failures
+                for code, count in entry.codes.items():
+                    codes[code] = codes.get(code, 0) + count
                 rows.append(self._row(second, route, entry.hist, entry.failures))
-            rows.append(self._row(second, ALL_ROUTE, total, failures))
+            row = self._row(second, ALL_ROUTE, total, failures)
+            if codes:
+                # Which failures (a 502 from a killed connection is not a 503 from no endpoints).
+                row["fail_codes"] = codes
+            rows.append(row)
             completed[second] = total.count
         self.next_second = max(self.next_second, before_second)
         return rows, completed

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from hpabench.scenarios.shape_kinds import shape_union
+from hpabench.scenarios.events import EventSpec, check_events
+from hpabench.scenarios.shape_kinds import shape_segments, shape_union
 from hpabench.scenarios.shape_kinds.diurnal import Diurnal
 from hpabench.scenarios.shape_kinds.replay import Replay
 from hpabench.scenarios.shape_kinds.sawtooth import Sawtooth
@@ -225,6 +226,8 @@ class Scenario(StrictModel):
     arrivals: Arrivals = Arrivals()
     slo: Slo | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+    # Rollouts and disruptions at offsets after the warm-up (hpabench.scenarios.events).
+    events: list[EventSpec] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -241,19 +244,26 @@ class Scenario(StrictModel):
             raise ValueError(
                 f"the plan lasts {planned_s:g} s, more than the limit of {MAX_PLAN_S:g} s (7 days, warm-up included)"
             )
+        if self.events:
+            check_events(list(self.events), self._duration_after_warmup_s())
         return self
 
     def planned_duration_s(self) -> float:
         """Scenario seconds from the start of the warm-up to the end of the plan (time scale 1)."""
         total = self.warmup.duration_s if self.warmup is not None else 0.0
-        shape = self.shape
-        if isinstance(shape, Diurnal):
-            return total + shape.period_s * shape.cycles
-        if isinstance(shape, Sawtooth):
-            return total + shape.period_s * shape.teeth
-        if isinstance(shape, Replay):
-            return total + shape.interval_s * len(shape.rates_rps or [])
+        if self.shape is not None:
+            if isinstance(self.shape, Replay) and self.shape.rates_rps is None:
+                return total  # the trace is not loaded yet; the loader checks again once it is
+            compiled = shape_segments(self.shape, 0.0)
+            return total + (compiled[-1].end_s if compiled else 0.0)
         return total + sum(stage.duration_s for stage in self.stages)
+
+    def _duration_after_warmup_s(self) -> float | None:
+        """Scenario seconds after the warm-up; None while a replay trace is not yet resolved."""
+        if isinstance(self.shape, Replay) and self.shape.rates_rps is None:
+            return None
+        warmup_s = self.warmup.duration_s if self.warmup is not None else 0.0
+        return self.planned_duration_s() - warmup_s
 
     @property
     def uses_open_model(self) -> bool:

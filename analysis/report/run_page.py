@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hpabench.analysis.report import errors_table, lag, run_series, summaryview
+from hpabench.analysis.report import errors_table, events_section, lag, run_series, summaryview
 from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section, status_badge, table
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline import render_timeline
@@ -225,6 +225,7 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
             "desired count; settled = replicas stop changing.",
         ),
         section("Phases", summaryview.phase_table(summary)),
+        events_section.render_events_section(summary),
         section("Routes (client side)", summaryview.routes_table(summary)) if summary.get("routes") else "",
         errors_table.errors_section(summary),
         section("All KPIs", f"<details><summary>show all</summary>{summaryview.all_kpis_table(summary)}</details>"),

@@ -160,6 +160,11 @@ class LocalCluster:
             paths.append(self._haproxy.sockdir)
         return paths
 
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` began (event actions give up waiting then)."""
+        return self._stopped
+
     def deployment(self, name: str) -> LocalDeployment:
         if name not in self._deployments:
             raise KeyError(f"no Deployment/StatefulSet {name!r} (have: {', '.join(sorted(self._deployments))})")
@@ -167,6 +172,19 @@ class LocalCluster:
 
     def deployments(self) -> list[LocalDeployment]:
         return list(self._deployments.values())
+
+    def apply_template(self, objects: list[dict[str, Any]], workload: str) -> bool:
+        """Start a rolling update of Deployment `workload` to its template in `objects` (the
+        rendered objects after an event changed them; ConfigMaps/Secrets resolve from them).
+        False if the template did not change. The rollout proceeds as pods become ready
+        (`deploy/local/rollout.py`); `LocalDeployment.rollout_state` tells how far it is."""
+        spec = parse_objects(objects)
+        new = next((w for w in spec.workloads if w.name == workload), None)
+        if new is None or self.spec is None:
+            raise TargetError(f"no workload {workload!r} in the changed objects")
+        started = self.deployment(workload).start_rollout(new, self._pod_factory(spec, new, self._timings))
+        self.objects, self.spec = objects, spec
+        return started
 
     def add_collector(self, fn: Callable[[], Iterable[Any]]) -> None:
         """Extra metric families for the exporter (e.g. the HPA controller's series)."""
@@ -326,6 +344,7 @@ class LocalCluster:
             backoff_reset_s=self.settings.backoff_reset_s,
             probe_tick_s=self.settings.probe_tick_s,
         )
+        self._timings = timings
         for workload in spec.workloads:
             self._deployments[workload.name] = LocalDeployment(
                 workload, self._pod_factory(spec, workload, timings), self.run.events, self._pod_gone

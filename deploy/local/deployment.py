@@ -5,6 +5,10 @@ surplus pods chosen like the ReplicaSet controller (`pick_pods_to_delete`, pure)
 gracefully. StatefulSet pods are named `<name>-<ordinal>` and scaled from the highest ordinal;
 Deployment pods `<name>-<template hash>-<5 chars>`. Pods that are gone are forgotten, their
 pods handed to `on_gone` (for their pods.jsonl row).
+
+`start_rollout(spec, make_pod)` switches a Deployment to a new pod template; from then on every
+`reconcile` is a rolling-update step (`deploy/local/rollout.py`) until no pod of an older
+template is left, honouring the strategy's maxSurge / maxUnavailable / minReadySeconds.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hpabench.deploy.local.pods import Pod, PodInfo
+from hpabench.deploy.local.rollout import rolling_step
 from hpabench.deploy.local.workloads import WorkloadSpec, random_suffix
 from hpabench.rundir import EventLog
 
@@ -59,6 +64,7 @@ class LocalDeployment:
         self._lock = threading.RLock()
         self._replicas: int = spec.replicas
         self._pods: list[Pod] = []
+        self._pod_hash: dict[str, str] = {}  # pod name → the template hash it was created from
         self._stopped = False
 
     @property
@@ -113,17 +119,56 @@ class LocalDeployment:
             if name not in taken:
                 return name
 
+    @property
+    def template_hash(self) -> str:
+        return self.spec.template_hash
+
+    def start_rollout(self, spec: WorkloadSpec, make_pod: Callable[[str], Pod]) -> bool:
+        """Switch to a new pod template (False if it is the current one) and take a first step."""
+        if self.kind != "Deployment":
+            raise ValueError(f"{self.kind} {self.name}: only a Deployment rolls out here")
+        with self._lock:
+            if spec.template_hash == self.spec.template_hash:
+                return False
+            before = self.spec.template_hash
+            self.spec, self._make_pod = spec, make_pod
+            self._events.emit("rollout_started", deployment=self.name, **{"from": before, "to": spec.template_hash})
+            self.reconcile()
+        return True
+
+    def rollout_state(self) -> tuple[int, list[PodInfo], list[PodInfo]]:
+        """(desired replicas, pods of the current template, pods of older ones), gone pods excluded."""
+        with self._lock:
+            pods = [p for p in self._pods if not p.gone]
+            current = self.spec.template_hash
+            new = [p.info() for p in pods if self._pod_hash.get(p.name) == current]
+            old = [p.info() for p in pods if self._pod_hash.get(p.name) != current]
+            return self._replicas, new, old
+
+    def _create(self, count: int) -> None:
+        for _ in range(count):
+            pod = self._make_pod(self._new_name())
+            self._pod_hash[pod.name] = self.spec.template_hash
+            self._pods.append(pod)
+            pod.start()
+
     def reconcile(self) -> None:
-        """Create or delete pods so that `spec_replicas` are not terminating."""
+        """Create or delete pods so that `spec_replicas` are not terminating (a rolling-update
+        step while pods of an older template exist)."""
         with self._lock:
             if self._stopped:
                 return
+            replicas, new, old = self.rollout_state()
+            if self.kind == "Deployment" and old:
+                step = rolling_step(replicas, self.spec.strategy, new, old, time.time())
+                self._create(step.create)
+                for pod in self._pods:
+                    if pod.name in step.delete:
+                        pod.delete()
+                return
             active = [p for p in self._pods if not p.deleting and not p.gone]
             missing = self._replicas - len(active)
-            for _ in range(missing):
-                pod = self._make_pod(self._new_name())
-                self._pods.append(pod)
-                pod.start()
+            self._create(missing)
             if missing < 0:
                 if self.kind == "StatefulSet":
                     victims = sorted(active, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)[:-missing]
@@ -139,6 +184,8 @@ class LocalDeployment:
         with self._lock:
             gone = [p for p in self._pods if p.gone]
             self._pods = [p for p in self._pods if not p.gone]
+            for pod in gone:
+                self._pod_hash.pop(pod.name, None)
         for pod in gone:
             self._on_gone(pod)
 

@@ -126,6 +126,7 @@ class Pod:
         self.deleting = False
         self.restarts = 0
         self.error: str | None = None
+        self._grace_override_s: float | None = None
         self.log_path = plan.pod_dir / "logs" / f"{plan.main.name}.log"
         self._emit("pod_created")
 
@@ -135,17 +136,28 @@ class Pod:
         self._thread = threading.Thread(target=self._supervise, name=f"pod-{self.name}", daemon=True)
         self._thread.start()
 
-    def delete(self) -> None:
-        """Begin graceful termination (non-blocking). Idempotent."""
+    def delete(self, grace_s: float | None = None) -> None:
+        """Begin graceful termination (non-blocking). Idempotent. `grace_s` overrides the pod's
+        grace period like `kubectl delete --grace-period`; 0 kills at once (no preStop, no drain)."""
         with self._lock:
             if self.deleting:
                 return
+            if grace_s is not None:
+                self._grace_override_s = max(0.0, float(grace_s))
             self.deleting = True
             self.deleted_ts = time.time()
             self.status = "Terminating"
             self._set_ready(False, notify=False)
         self._stop.set()
         self._on_change(self)
+
+    def restart_container(self) -> int | None:
+        """Stop the main container (its stop signal, SIGKILL after the grace period) but keep the
+        pod: the supervisor restarts it as after a crash. The exit code, None if nothing ran."""
+        proc, container = self._proc, self._proc_container
+        if proc is None or container is None or self.deleting or proc.poll() is not None:
+            return None
+        return stop_process(proc, self.plan.grace_s, container.stop_signal)
 
     def mark_unpublished(self) -> None:
         """Called by the endpoints controller once no load balancer sends new requests here."""
@@ -431,12 +443,26 @@ class Pod:
             self._finish()
 
     def _terminate(self) -> None:
-        if self.deleting:
-            # Give the endpoints controller a moment to stop new requests before SIGTERM.
-            self._unpublished.wait(UNPUBLISH_WAIT_S)
+        grace_s = self.plan.grace_s if self._grace_override_s is None else self._grace_override_s
         proc, container = self._proc, self._proc_container
+        if self.deleting and grace_s > 0:
+            # Give the endpoints controller a moment to stop new requests before SIGTERM, then
+            # hold for the preStop sleep (both count against the grace period, as in the kubelet).
+            self._unpublished.wait(min(UNPUBLISH_WAIT_S, grace_s))
+            since_delete_s = time.time() - (self.deleted_ts or time.time())
+            hold_s = min(self.plan.pre_stop_s, grace_s) - since_delete_s
+            if hold_s > 0 and proc is not None:
+                time.sleep(hold_s)
+            grace_s = max(0.0, grace_s - (time.time() - (self.deleted_ts or time.time())))
         if proc is not None and container is not None:
-            stop_process(proc, self.plan.grace_s, container.stop_signal)
+            if self.deleting:
+                self._emit(
+                    "pod_terminating",
+                    drained=self._unpublished.is_set(),
+                    grace_left_s=round(grace_s, 3),
+                    pre_stop_s=self.plan.pre_stop_s,
+                )
+            stop_process(proc, grace_s, container.stop_signal)
         cgroup = self._cgroup
         if cgroup is not None:
             with contextlib.suppress(OSError):

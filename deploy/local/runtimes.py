@@ -84,6 +84,7 @@ class PodPlan:
     resources: Resources
     pod_dir: Path
     owned_ports: tuple[int, ...]  # ports allocated for this pod alone (released when it is gone)
+    pre_stop_s: float = 0.0  # preStop sleep before the stop signal (counts against grace_s)
 
 
 @functools.cache
@@ -239,4 +240,5 @@ def plan_pod(
         resources=workload.resources,
         pod_dir=pod_dir,
         owned_ports=tuple(owned),
+        pre_stop_s=workload.pre_stop_s,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.validate import validate_hpa
+from hpabench.deploy.local import events as local_events
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cluster import LocalCluster
 from hpabench.deploy.local.procs import is_root
@@ -18,6 +19,7 @@ from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.rundir import RunDir
+from hpabench.scenarios.events import BaseEvent
 from hpabench.target import Progress, ReplicaView, TargetOptions, register_target
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -49,6 +51,10 @@ class LocalDeployed:
         deployment = self.cluster.deployment(workload)
         ready = sum(1 for pod in deployment.pods() if pod.ready)
         return ReplicaView(spec_replicas=deployment.spec_replicas, ready_replicas=ready)
+
+    def perform_event(self, event: BaseEvent, emit: Any) -> dict[str, Any]:
+        """One scenario event on the running stack (`deploy/local/events.py`)."""
+        return local_events.perform(self.cluster, event, emit)
 
     def stop(self) -> None:
         self.cluster.stop()
@@ -88,6 +94,14 @@ class LocalTarget:
             needed += ["setpriv"]
         check_binaries(needed)
         return issues
+
+    def admit_events(self, events: list[BaseEvent], objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """The scenario events the local target would refuse (`events.<i>` paths)."""
+        return [
+            SpecIssue("scenario", f"events.{index}", f"{event.kind_name}: {problem}")
+            for index, event in enumerate(events)
+            for problem in local_events.admit(event, objects)
+        ]
 
     def start(self, objects: list[dict[str, Any]], run: RunDir, progress: Progress) -> LocalDeployed:
         return LocalDeployed(LocalCluster.start(objects, run, self.settings, progress=progress))

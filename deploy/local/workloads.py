@@ -22,6 +22,7 @@ from typing import Any
 
 from hpabench.deploy.local.env import EnvError, PodContext, configmap_values, resolve_env, secret_values
 from hpabench.deploy.local.resources import Resources, container_resources, pod_resources
+from hpabench.deploy.strategy import RolloutStrategy, pre_stop_delay_s, strategy_of
 from hpabench.errors import SpecError, SpecIssue
 
 RUNTIME_APP = "refapp"
@@ -126,6 +127,8 @@ class WorkloadSpec:
     resources: Resources  # effective pod resources (see resources.pod_resources)
     grace_s: float
     template_hash: str
+    pre_stop_s: float = 0.0  # a preStop sleep hook: the pod keeps serving in-flight work this long
+    strategy: RolloutStrategy = field(default_factory=RolloutStrategy)
 
     @property
     def main(self) -> ContainerSpec:
@@ -300,6 +303,16 @@ def _workload(obj: dict[str, Any], issues: _Issues) -> WorkloadSpec | None:
     if not isinstance(grace, (int, float)) or grace < 0:
         issues.add(ref, f"{base}.terminationGracePeriodSeconds", "must be a non-negative number")
         grace = DEFAULT_GRACE_S
+    try:
+        pre_stop = pre_stop_delay_s(main.raw) or 0.0
+    except ValueError as exc:
+        issues.add(ref, f"{base}.containers.0.lifecycle.preStop", str(exc))
+        pre_stop = 0.0
+    strategy = RolloutStrategy()
+    if kind == "Deployment":
+        strategy, problems = strategy_of(obj)
+        for path, message in problems:
+            issues.add(ref, path, message)
     return WorkloadSpec(
         kind=kind,
         name=name,
@@ -312,6 +325,8 @@ def _workload(obj: dict[str, Any], issues: _Issues) -> WorkloadSpec | None:
         resources=pod_resources([c.resources for c in main_specs], [c.resources for c in init_specs]),
         grace_s=float(grace),
         template_hash=template_hash(template),
+        pre_stop_s=pre_stop,
+        strategy=strategy,
     )
 
 

@@ -4,6 +4,8 @@ the atomic writer never leaves half a file, and analysis depends on the contract
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,13 @@ def test_atomic_writer_replaces_whole_files_and_leaves_no_temp(tmp_path: Path) -
     with pytest.raises(TypeError):
         contract.write_json_atomic(target, {"bad": object()})
     assert json.loads(target.read_text()) == {"c": [1, 2]} and len(list(tmp_path.iterdir())) == 1
+
+
+def test_atomic_writer_never_replaces_a_device_node(tmp_path: Path) -> None:
+    """Renaming over /dev/null as root would turn it into a plain file for the whole machine."""
+    before = os.stat("/dev/null")
+    contract.write_json_atomic(Path("/dev/null"), {"x": 1})
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    with pytest.raises(IsADirectoryError):
+        contract.write_text_atomic(tmp_path, "x")
