@@ -351,8 +351,9 @@ class Pipeline:
             self.console.warn(f"analysis/report failed ({exc}); re-run `hpabench report {self.run.path}`")
 
 
-def finish_report(run_path: Path, console: Console | None = None) -> Path:
-    """Analyze a run directory (summary.json) and render report.html; works offline on any run."""
+def finish_report(run_path: Path, console: Console | None = None, plotlyjs: str = "embed") -> Path:
+    """Analyze a run directory (summary.json) and render report.html; works offline on any run.
+    `plotlyjs`: "embed" plotly.js in the page, or "shared": one copy in the run's parent folder."""
     from hpabench.analysis.report import write_run_report
     from hpabench.analysis.summary import analyze_run
 
@@ -361,7 +362,7 @@ def finish_report(run_path: Path, console: Console | None = None) -> Path:
     analyze_run(run_path)
     if console:
         console.stage("report")
-    return write_run_report(run_path)
+    return write_run_report(run_path, plotlyjs=plotlyjs)
 
 
 def run_benchmark(options: RunOptions, console: Console | None = None) -> RunOutcome:
