@@ -35,12 +35,14 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
+    "--window-size=1200,900",  # a laptop-sized window: charts are laid out at the page's full width
 )
 # Generous: the machine is shared; a page that needs more than this is broken, not slow.
 TIMEOUT_S = 180.0
 RESULT_RE = re.compile(r'<pre id="hpabench-probe-result">(.*?)</pre>', re.S)
-# Scripts blocked, as in CI artefact viewers and mail clients (the no-JavaScript view).
-NO_SCRIPT_FLAGS = ("--blink-settings=scriptEnabled=false",)
+# Scripts blocked by Content-Security-Policy, as CI artefact viewers do (the no-JavaScript
+# view). Not `--blink-settings=scriptEnabled=false`: `--dump-dom` itself needs scripting.
+BLOCK_SCRIPTS = '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'">'
 
 
 def run_chromium(args: Sequence[str], profile: Path, timeout_s: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
@@ -99,7 +101,7 @@ def screenshot(html_path: Path, out_png: Path, width_px: int, height_px: int) ->
         out_png.parent.mkdir(parents=True, exist_ok=True)
         run_chromium(
             [
-                f"--window-size={width_px},{height_px}",
+                f"--window-size={width_px},{height_px}",  # the later flag wins
                 "--virtual-time-budget=30000",
                 f"--screenshot={out_png}",
                 html_path.as_uri(),

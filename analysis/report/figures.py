@@ -7,9 +7,11 @@ Contract:
   annotations, button labels): plotly renders entities as text, so `<b>` stays literal.
 * `figure_json(fig)` is JSON safe inside <script type="application/json">: `<`, `>`, `&`,
   U+2028 and U+2029 are \\u-escaped, so no string in the figure can end the element.
-* `chart(fig, chart_id, ...)` returns <figure> with an empty plot <div> the page's boot script
-  fills, the figure JSON, a caption (plain HTML) and a <noscript> note that the chart needs
-  JavaScript. The page shell (`htmlkit.page`) loads plotly.js and draws every such chart.
+* `chart(fig, chart_id, ...)` returns <figure> with a note that the chart needs JavaScript, an
+  empty plot <div> the page's boot script fills (removing the note), the figure JSON and a
+  caption (plain HTML). The note is a plain element, not <noscript>: a viewer that blocks
+  scripts by Content-Security-Policy still runs "with scripting" and would hide <noscript>.
+  The page shell (`htmlkit.page`) loads plotly.js and draws every such chart.
 * numeric arrays are sent as float32 typed arrays (plotly's base64 `bdata`): half the bytes of
   float64 with more precision than a pixel; time is milliseconds since the load started on a
   date axis (`time_ms`), so ticks and hover read as m:ss or h:mm:ss.
@@ -104,8 +106,8 @@ def chart(fig: go.Figure, chart_id: str, *, label: str, caption: str = "") -> st
     caption_html = f'<figcaption class="note">{esc(caption)}</figcaption>' if caption else ""
     return (
         f'<figure class="chart" id="{esc(chart_id)}">'
+        f'<p class="nojs">{esc(label)}: {esc(NO_SCRIPT_NOTE)}</p>'
         f'<div class="plot" data-figure="{esc(data_id)}" role="img" aria-label="{esc(label)}"></div>'
-        f'<noscript><p class="nojs">{esc(label)}: {esc(NO_SCRIPT_NOTE)}</p></noscript>'
         f'<script type="application/json" id="{esc(data_id)}">{figure_json(fig)}</script>'
         f"{caption_html}</figure>"
     )

@@ -141,17 +141,18 @@ footer{margin-top:30px;color:var(--muted);font-size:12px}
 # Draws every chart: parses each figure's JSON and hands it to plotly.js. Sets
 # `window.hpabenchChartsDrawn` (a promise of the number of charts drawn) and, once drawn,
 # <html data-charts-drawn="N"> — what the browser tests and the benchmark wait for. Without
-# plotly.js (a shared copy that was not shipped with the page) each chart says so.
+# plotly.js (a shared copy that was not shipped with the page) each chart says so. Each chart's
+# "needs JavaScript" note is removed here, so it shows exactly when scripts did not run.
 _BOOT = r"""
 (function(){'use strict';
 var nodes=Array.prototype.slice.call(document.querySelectorAll('div.plot[data-figure]'));
 var config={displaylogo:false,responsive:true,modeBarButtonsToRemove:['select2d','lasso2d']};
+function note(node){return node.parentNode.querySelector('p.nojs');}
 if(typeof window.Plotly==='undefined'){
- nodes.forEach(function(node){var p=document.createElement('p');p.className='chart-missing';
-  p.textContent='This chart needs plotly.js, which did not load (a shared copy must sit beside the reports).';
-  node.appendChild(p);});
+ nodes.forEach(function(node){var p=note(node);if(!p)return;p.className='chart-missing';
+  p.textContent='This chart needs plotly.js, which did not load (a shared copy must sit beside the reports).';});
  window.hpabenchChartsDrawn=Promise.resolve(0);return;}
-var drawn=nodes.map(function(node){
+var drawn=nodes.map(function(node){var p=note(node);if(p)p.remove();
  var fig=JSON.parse(document.getElementById(node.getAttribute('data-figure')).textContent);
  return Plotly.newPlot(node,fig.data,fig.layout,config);});
 window.hpabenchChartsDrawn=Promise.all(drawn).then(function(){
