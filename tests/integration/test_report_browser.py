@@ -50,7 +50,8 @@ function describe(gd){var box=gd.getBoundingClientRect();
   function(p){var d=p.getAttribute('d');return d&&d!=='M0,0Z'&&d.length>2;}).length;
  return {id:gd.parentNode.id,traces:gd.data.length,width:box.width,height:box.height,lines:lines,bars:bars,
   rendered:gd.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
-  legend:Array.prototype.map.call(gd.querySelectorAll('text[class^="legend"][class$="text"]'),function(e){return e.textContent;}),
+  legend:Array.prototype.map.call(gd.querySelectorAll('text[class^="legend"][class$="text"]'),
+   function(e){return e.textContent;}),
   notes:Array.prototype.map.call(gd.querySelectorAll('.annotation-text'),function(e){return e.textContent;}),
   buttons:Array.prototype.map.call(gd.querySelectorAll('.updatemenu-button text'),function(e){return e.textContent;}),
   ranges:ranges(gd)};}
