@@ -2,9 +2,11 @@
 confidence band for it, and each run as a thin line (hidden until its legend entry is clicked).
 
 Pure functions over the runs' compact timelines (`RunRef.timeline`, one row per second of load
-time, analysis/compare.py). The band at a second is mean ± t(1 − α/2, n − 1) · s / √n over the
-n runs that have a value there (no band where n < 2) — the same confidence level as the KPI
-differences. For drawing only: no KPI is computed here.
+time, analysis/compare.py). The band of a time bucket is mean ± t(1 − α/2, n − 1) · s / √n over
+the n runs' means in that bucket (no band where n < 2) — the same confidence level as the KPI
+differences; drawn with one bucket per pixel, it is the interval of what a pixel shows. Bands
+are clipped to the quantity's possible range (≥ 0; ≤ 100 for a percentage). For drawing only:
+no KPI is computed here.
 """
 
 from __future__ import annotations
@@ -77,14 +79,18 @@ class GroupBand:
     n: FloatArray
 
 
-def group_band(runs: Sequence[RunRef], column: str, confidence: float, scale: float = 1.0) -> GroupBand:
-    """Mean and confidence band of `column` over `runs`, aligned on whole seconds of load time."""
+def group_band(
+    runs: Sequence[RunRef], column: str, confidence: float, scale: float = 1.0, bucket_s: float = 1.0
+) -> GroupBand:
+    """Mean and confidence band of `column` over `runs`, each run first averaged per `bucket_s`
+    of load time (1 s: aligned on whole seconds); `t_s` is each bucket's start."""
     columns = []
     for i, run in enumerate(runs):
         frame = run.timeline
         if frame.empty or column not in frame.columns or "t_s" not in frame.columns:
             continue
-        seconds = np.round(pd.to_numeric(frame["t_s"], errors="coerce")).to_numpy()
+        t_s = pd.to_numeric(frame["t_s"], errors="coerce").to_numpy(dtype=np.float64)
+        seconds = np.round(t_s) if bucket_s == 1.0 else np.floor(t_s / bucket_s) * bucket_s
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64) * scale
         keep = np.isfinite(seconds)
         columns.append(pd.Series(values[keep], index=seconds[keep], name=i).groupby(level=0).mean())
@@ -101,17 +107,14 @@ def group_band(runs: Sequence[RunRef], column: str, confidence: float, scale: fl
     return GroupBand(as_float_array(wide.index), mean, mean - half, mean + half, n)
 
 
-def _reduced_band(band: GroupBand, t_max_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The band per drawing bucket: the lowest low and the highest high (so no excursion is hidden)."""
-    finite = np.isfinite(band.low) & np.isfinite(band.high)
-    if not finite.any():
-        empty = np.empty(0, dtype=np.float64)
-        return empty, empty, empty
-    width = max(t_max_s / DRAW_BUCKETS, 1.0)
-    frame = pd.DataFrame({"b": (band.t_s // width), "low": band.low, "high": band.high})
-    frame.loc[~finite, ["low", "high"]] = np.nan
-    per = frame.groupby("b").agg(low=("low", "min"), high=("high", "max"))
-    return as_float_array((per.index.to_numpy() + 0.5) * width), as_float_array(per["low"]), as_float_array(per["high"])
+def _clipped(band: GroupBand, unit: str) -> tuple[FloatArray, FloatArray]:
+    """(low, high) within what the quantity can be: not below 0 (nor, on a log axis, below the
+    smallest positive mean), not above 100 for a percentage."""
+    positive = band.mean[np.isfinite(band.mean) & (band.mean > 0)]
+    floor = float(positive.min()) if unit == "ms" and positive.size else 0.0
+    low = np.where(np.isfinite(band.low), np.maximum(band.low, floor), np.nan)
+    high = np.minimum(band.high, 100.0) if unit == "%" else band.high
+    return as_float_array(low), as_float_array(high)
 
 
 def _run_label(run: RunRef, group: str, index: int, count: int) -> str:
@@ -128,7 +131,7 @@ def _group_series(
     group: Group, color: str, spec: tuple[str, str, str, bool, float, str], confidence: float, end_s: float
 ):
     """(series, bands) of one group in one panel."""
-    _, _, column, step, scale, _ = spec
+    _, unit, column, step, scale, _ = spec
     runs = group.runs
     series: list[Series] = []
     bands: list[Band] = []
@@ -138,8 +141,11 @@ def _group_series(
         name = f"{group.key} (mean of {len(runs)})"
         # The band shares the mean's legend group: one legend click shows or hides both everywhere.
         series.append(Series(name, t, mean, color, step=step, width=2.0, legend_group=name))
-        bt, low, high = _reduced_band(band, end_s)
-        if bt.size:
+        width_s = max(end_s / DRAW_BUCKETS, 1.0)
+        per_pixel = group_band(runs, column, confidence, scale, bucket_s=width_s)
+        low, high = _clipped(per_pixel, unit)
+        bt = per_pixel.t_s + (width_s / 2 if width_s > 1.0 else 0.0)  # the bucket's middle
+        if np.isfinite(low).any():
             level = f"{confidence * 100:g}%"
             bands.append(Band(f"{group.key}: {level} CI of the mean", bt, low, high, color, legend_group=name))
     for i, run in enumerate(runs):
