@@ -20,10 +20,10 @@ Contract:
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -51,12 +51,12 @@ def figure_json(fig: go.Figure) -> str:
     return script_safe(pio.to_json(fig, validate=False, remove_uids=True))
 
 
-def f32(values: object) -> np.ndarray:
+def f32(values: object) -> npt.NDArray[np.float32]:
     """Values as float32 (compact typed array in the figure JSON); NaN stays NaN (a gap)."""
     return np.asarray(values, dtype=np.float32)
 
 
-def time_ms(t_s: FloatArray) -> np.ndarray:
+def time_ms(t_s: FloatArray) -> npt.NDArray[np.float32]:
     """Seconds since the load started → x values of the date axis (ms since the epoch)."""
     return f32(np.asarray(t_s, dtype=np.float64) * MS_PER_S)
 
@@ -113,7 +113,7 @@ def chart(fig: go.Figure, chart_id: str, *, label: str, caption: str = "") -> st
     )
 
 
-def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+def pareto_front(x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Mask of the points no other point beats on both (lower x and lower y are better)."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(xs) & np.isfinite(ys)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def decision_points(run: RunData) -> list[Points]:
         return _event_points(run)
     low, high = _limits(run)
     rows: dict[str, list[tuple[float, float, str]]] = {"up": [], "down": [], "held": []}
-    for row in hpa.to_dict("records"):
+    for row in cast(list[dict[str, Any]], hpa.to_dict("records")):
         current, desired = _int(row.get("current_replicas")), _int(row.get("desired_replicas"))
         raw = _int(row.get("raw_recommendation"))
         if current is None or desired is None or not math.isfinite(float(row.get("t_s", math.nan))):

@@ -39,7 +39,7 @@ class BarRow:
     parts: dict[str, float | None]  # segment key → seconds
 
     def total(self) -> float:
-        return sum(v for v in self.parts.values() if _drawable(v))
+        return sum(v for v in self.parts.values() if v is not None and _drawable(v))
 
 
 def _drawable(value: float | None) -> bool:

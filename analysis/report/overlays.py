@@ -129,7 +129,7 @@ def _column(frame: pd.DataFrame, name: str) -> FloatArray:
 
 def _group_series(
     group: Group, color: str, spec: tuple[str, str, str, bool, float, str], confidence: float, end_s: float
-):
+) -> tuple[list[Series], list[Band]]:
     """(series, bands) of one group in one panel."""
     _, unit, column, step, scale, _ = spec
     runs = group.runs

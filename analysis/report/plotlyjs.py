@@ -27,7 +27,7 @@ def bundled_plotlyjs() -> str:
     """The minified plotly.js bundled with the python `plotly` package (offline, no CDN)."""
     from plotly.offline import get_plotlyjs
 
-    source = get_plotlyjs()
+    source = str(get_plotlyjs())
     # An inline <script> ends at the first "</script": the bundle must not contain one.
     if "</script" in source.lower():
         source = source.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
@@ -49,7 +49,7 @@ def check_mode(mode: str) -> PlotlyJsMode:
     """`mode` if it is one of MODES, else ValueError naming the choices."""
     if mode not in MODES:
         raise ValueError(f"plotlyjs must be one of {', '.join(MODES)}, not {mode!r}")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 def script_tag(mode: PlotlyJsMode, src: str = "") -> str:

@@ -161,12 +161,14 @@ def _has_data(panel: Panel) -> bool:
     return any(np.isfinite(as_float_array(a)).any() for a in arrays if len(a))
 
 
-def _stage_decor(markers: Sequence[Marker], t0_s: float, t1_s: float) -> tuple[list[dict[str, Any]], list[Any], list]:
+def _stage_decor(
+    markers: Sequence[Marker], t0_s: float, t1_s: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float, float]]]:
     """Stage shading (shapes), stage names (annotations) and scale/fault lines (shapes)."""
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     stages = sorted((m for m in markers if m.kind == "stage" and t0_s <= m.t_s < t1_s), key=lambda m: m.t_s)
-    ranges = []
+    ranges: list[tuple[str, float, float]] = []
     for i, m in enumerate(stages):
         end = stages[i + 1].t_s if i + 1 < len(stages) else t1_s
         ranges.append((m.label, m.t_s, end))
