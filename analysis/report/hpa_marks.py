@@ -23,6 +23,7 @@ import numpy as np
 from hpabench.analysis.report.downsample import as_float_array
 from hpabench.analysis.report.panels import Points
 from hpabench.analysis.report.scales import format_elapsed, format_number
+from hpabench.analysis.report.summaryview import number
 from hpabench.analysis.rundata import RunData
 
 UP, DOWN, HELD = "#c2410c", "#1d4ed8", "#a16207"
@@ -30,13 +31,9 @@ MAX_HELD_POINTS = 400  # a long flapping run: enough to read, bounded for the pa
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if math.isfinite(number) else None
+    """A replica count from a timeline cell (None when missing or not a finite number)."""
+    found = number(value)
+    return int(found) if found is not None else None
 
 
 def metrics_text(raw: Any) -> str:
@@ -110,7 +107,7 @@ def _limits(run: RunData) -> tuple[int | None, int | None]:
 
 def decision_points(run: RunData) -> list[Points]:
     """Scale-ups, scale-downs and held recommendations at (sync time, desired replicas)."""
-    hpa = run.hpa
+    hpa = run.web_hpa()  # a run with several HPAs: the web tier's
     if hpa.empty or "desired_replicas" not in hpa.columns or "current_replicas" not in hpa.columns:
         return _event_points(run)
     low, high = _limits(run)
