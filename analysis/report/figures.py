@@ -13,8 +13,8 @@ Contract:
   scripts by Content-Security-Policy still runs "with scripting" and would hide <noscript>.
   The page shell (`htmlkit.page`) loads plotly.js and draws every such chart.
 * numeric arrays are sent as float32 typed arrays (plotly's base64 `bdata`): half the bytes of
-  float64 with more precision than a pixel; time is milliseconds since the load started on a
-  date axis (`time_ms`), so ticks and hover read as m:ss or h:mm:ss.
+  float64 with more precision than a pixel; time is milliseconds since the load started, from
+  `ORIGIN_MS`, on a date axis (`time_ms`), so ticks and hover read as m:ss or h:mm:ss.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ FONT = 'system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif'
 GRID = "#eef0f3"
 AXIS_LINE = "#d1d5db"
 MS_PER_S = 1000.0
+# The load's start is drawn at 1970-01-02 00:00:00 of the date axis, not at the epoch: plotly
+# first reads a number on a date axis as a date string, so values of 2 or 4 digits (10–99 ms,
+# 1–9.999 s) would become years. From one day on every value has 8+ digits, and float32 still
+# resolves 8 ms (up to ~24 h; hours of the tick labels wrap after that).
+ORIGIN_MS = 86_400_000.0
 NO_SCRIPT_NOTE = (
     "This chart is interactive and needs JavaScript, which is blocked here. "
     "The numbers are in the cards and tables of this page."
@@ -57,8 +62,13 @@ def f32(values: object) -> npt.NDArray[np.float32]:
 
 
 def time_ms(t_s: FloatArray) -> npt.NDArray[np.float32]:
-    """Seconds since the load started → x values of the date axis (ms since the epoch)."""
-    return f32(np.asarray(t_s, dtype=np.float64) * MS_PER_S)
+    """Seconds since the load started → x values of the date axis (ms, from `ORIGIN_MS`)."""
+    return f32(ORIGIN_MS + np.asarray(t_s, dtype=np.float64) * MS_PER_S)
+
+
+def time_ms_at(t_s: float) -> float:
+    """One time (a range end, a shape's edge) on the date axis, at full precision."""
+    return ORIGIN_MS + float(t_s) * MS_PER_S
 
 
 def time_axis(span_s: float) -> dict[str, Any]:
@@ -67,7 +77,7 @@ def time_axis(span_s: float) -> dict[str, Any]:
     return {
         "type": "date",
         "tickformat": fmt,
-        "hoverformat": "%-H:%M:%S.%L" if span_s < 600 else "%-H:%M:%S",
+        "hoverformat": "%-H:%M:%S",  # the data is per second; float32 x is exact to 8 ms
         **axis_style(),
     }
 
@@ -168,4 +178,5 @@ __all__ = [
     "plot_text",
     "time_axis",
     "time_ms",
+    "time_ms_at",
 ]

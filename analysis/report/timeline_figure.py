@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from hpabench.analysis.report.downsample import as_float_array, minmax_downsample
-from hpabench.analysis.report.figures import axis_style, base_layout, f32, plot_text, time_axis, time_ms
+from hpabench.analysis.report.figures import axis_style, base_layout, f32, plot_text, time_axis, time_ms, time_ms_at
 from hpabench.analysis.report.panels import Marker, Panel, Series
 from hpabench.analysis.report.scales import format_elapsed
 
@@ -172,7 +172,7 @@ def _stage_decor(
     for i, m in enumerate(stages):
         end = stages[i + 1].t_s if i + 1 < len(stages) else t1_s
         ranges.append((m.label, m.t_s, end))
-        x0, x1 = float(time_ms(np.array([m.t_s]))[0]), float(time_ms(np.array([end]))[0])
+        x0, x1 = time_ms_at(m.t_s), time_ms_at(end)
         shapes.append(
             {
                 "type": "rect",
@@ -204,7 +204,7 @@ def _stage_decor(
     for m in markers:
         if m.kind == "stage" or not t0_s <= m.t_s <= t1_s:
             continue
-        x = float(time_ms(np.array([m.t_s]))[0])
+        x = time_ms_at(m.t_s)
         shapes.append(
             {
                 "type": "line",
@@ -233,7 +233,7 @@ def _stage_buttons(ranges: list[tuple[str, float, float]], t0_s: float, t1_s: fl
         return []
 
     def args(lo: float, hi: float) -> list[dict[str, Any]]:
-        return [{"xaxis.range": [float(v) for v in time_ms(np.array([lo, hi]))]}]
+        return [{"xaxis.range": [time_ms_at(lo), time_ms_at(hi)]}]
 
     buttons = [{"label": "whole run", "method": "relayout", "args": args(t0_s, t1_s)}]
     buttons += [
@@ -294,7 +294,7 @@ def timeline_figure(
         domain = [max(0.0, domain[0]), min(1.0, domain[1])]
         x_name, y_name = _axis_name("xaxis", i), _axis_name("yaxis", i)
         x_axis = time_axis(t_max_s - t_min_s) | {"anchor": _axis_name("y", i), "showticklabels": True}
-        x_axis["range"] = [float(v) for v in time_ms(np.array([t_min_s, t_max_s]))]
+        x_axis["range"] = [time_ms_at(t_min_s), time_ms_at(t_max_s)]
         if i:
             x_axis["matches"] = "x"
         layout[x_name] = x_axis

@@ -46,9 +46,15 @@ function ranges(gd){var fl=gd._fullLayout;return Object.keys(fl).filter(function
 function describe(gd){var box=gd.getBoundingClientRect();
  var lines=Array.prototype.filter.call(gd.querySelectorAll('.scatterlayer .trace path.js-line'),
   function(p){var d=p.getAttribute('d');return d&&d.length>2;}).length;
+ // Points drawn outside the plot area (e.g. numbers a date axis misread as years) would show as
+ // long straight lines across a panel: count every line vertex beyond the x axis' pixel span.
+ var span=gd._fullLayout.xaxis._length,offplot=0;
+ gd.querySelectorAll('.scatterlayer .trace path.js-line').forEach(function(p){
+  ((p.getAttribute('d')||'').match(/[ML]-?[\d.]+/g)||[]).forEach(function(c){
+   var x=+c.slice(1);if(x<-2||x>span+2)offplot++;});});
  var bars=Array.prototype.filter.call(gd.querySelectorAll('.barlayer .point path'),
   function(p){var d=p.getAttribute('d');return d&&d!=='M0,0Z'&&d.length>2;}).length;
- return {id:gd.parentNode.id,traces:gd.data.length,width:box.width,height:box.height,lines:lines,bars:bars,
+ return {id:gd.parentNode.id,traces:gd.data.length,width:box.width,height:box.height,lines:lines,bars:bars,offplot:offplot,
   rendered:gd.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
   legend:Array.prototype.map.call(gd.querySelectorAll('text[class^="legend"][class$="text"]'),
    function(e){return e.textContent;}),
@@ -110,6 +116,7 @@ def assert_drawn(result: dict[str, Any], html: str) -> None:
         assert plot["traces"] == len(figure["data"]), plot["id"]
         assert plot["rendered"] == visible_traces(figure), plot["id"]
         assert plot["width"] > 900 and plot["height"] > 150, plot
+        assert plot["offplot"] == 0, plot["id"]
         bars = any(t["type"] == "bar" for t in figure["data"])
         assert (plot["bars"] if bars else plot["lines"]) > 0, plot
 

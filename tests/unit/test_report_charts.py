@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from hpabench.analysis.report.downsample import minmax_downsample
-from hpabench.analysis.report.figures import chart, figure_json, pareto_front, pareto_scatter, plot_text
+from hpabench.analysis.report.figures import ORIGIN_MS, chart, figure_json, pareto_front, pareto_scatter, plot_text
 from hpabench.analysis.report.htmlkit import esc
 from hpabench.analysis.report.panels import Band, HLine, Marker, Panel, Points, Series
 from hpabench.analysis.report.scales import (
@@ -208,10 +208,13 @@ def test_lines_are_reduced_per_pixel_and_the_reduction_is_reported() -> None:
     assert not small.reduced and small.describe() == ""
 
 
-def test_x_is_milliseconds_since_the_load_start() -> None:
-    fig = _fig([Panel("p", "u", [Series("s", np.array([0.0, 1.5, 90.0]), np.array([1.0, 2.0, 3.0]), "#000")])], 90.0)
-    assert values(fig["data"][0]["x"]).tolist() == [0.0, 1500.0, 90000.0]
-    assert fig["layout"]["xaxis"]["range"] == [0.0, 90000.0]
+def test_x_is_milliseconds_since_the_load_start_from_a_one_day_origin() -> None:
+    t = np.array([0.0, 1.5, 5.0, 90.0])
+    fig = _fig([Panel("p", "u", [Series("s", t, np.ones(4), "#000")])], 90.0)
+    # From the origin, no x has 2 or 4 digits (plotly would read those as years on a date axis).
+    assert values(fig["data"][0]["x"]) - ORIGIN_MS == pytest.approx([0.0, 1500.0, 5000.0, 90000.0], abs=8)
+    assert ORIGIN_MS == 86_400_000 and all(len(str(int(x))) >= 8 for x in values(fig["data"][0]["x"]))
+    assert fig["layout"]["xaxis"]["range"] == [ORIGIN_MS, ORIGIN_MS + 90000.0]
     assert fig["layout"]["xaxis"]["tickformat"] == "%-M:%S"
     assert _fig([Panel("p", "u", [_series("s")])], 3600.0)["layout"]["xaxis"]["tickformat"] == "%-H:%M:%S"
 
@@ -255,9 +258,9 @@ def test_stage_markers_shade_the_run_and_become_range_buttons() -> None:
     markers.append(Marker(70.0, "1→3", "scale_up"))
     fig = _fig([Panel("p", "u", [_series("s", 100)])], 100.0, markers)
     rects = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"]
-    assert [(r["x0"], r["x1"]) for r in rects] == [(0.0, 60000.0), (60000.0, 100000.0)]
+    assert [(r["x0"] - ORIGIN_MS, r["x1"] - ORIGIN_MS) for r in rects] == [(0.0, 60000.0), (60000.0, 100000.0)]
     lines = [s for s in fig["layout"]["shapes"] if s["type"] == "line"]
-    assert [s["x0"] for s in lines] == [70000.0]  # the marker before the range is not drawn
+    assert [s["x0"] - ORIGIN_MS for s in lines] == [70000.0]  # the marker before the range is not drawn
     buttons = fig["layout"]["updatemenus"][0]["buttons"]
     assert [b["label"] for b in buttons] == ["whole run", "baseline (0:00–1:00)", "spike (1:00–1:40)"]
-    assert buttons[2]["args"] == [{"xaxis.range": [60000.0, 100000.0]}]
+    assert buttons[2]["args"] == [{"xaxis.range": [ORIGIN_MS + 60000.0, ORIGIN_MS + 100000.0]}]
