@@ -54,7 +54,8 @@ function describe(gd){var box=gd.getBoundingClientRect();
    var x=+c.slice(1);if(x<-2||x>span+2)offplot++;});});
  var bars=Array.prototype.filter.call(gd.querySelectorAll('.barlayer .point path'),
   function(p){var d=p.getAttribute('d');return d&&d!=='M0,0Z'&&d.length>2;}).length;
- return {id:gd.parentNode.id,traces:gd.data.length,width:box.width,height:box.height,lines:lines,bars:bars,offplot:offplot,
+ return {id:gd.parentNode.id,traces:gd.data.length,width:box.width,height:box.height,
+  lines:lines,bars:bars,offplot:offplot,
   rendered:gd.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
   legend:Array.prototype.map.call(gd.querySelectorAll('text[class^="legend"][class$="text"]'),
    function(e){return e.textContent;}),
