@@ -16,14 +16,7 @@ from hpabench.analysis.report.downsample import minmax_downsample
 from hpabench.analysis.report.figures import ORIGIN_MS, chart, figure_json, pareto_front, pareto_scatter, plot_text
 from hpabench.analysis.report.htmlkit import esc
 from hpabench.analysis.report.panels import Band, HLine, Marker, Panel, Points, Series
-from hpabench.analysis.report.scales import (
-    format_elapsed,
-    format_number,
-    linear_ticks,
-    log_ticks,
-    nice_step,
-    time_ticks,
-)
+from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.timeline_figure import DRAW_BUCKETS, timeline_figure
 from tests.unit.report_html import Doc, values
 
@@ -31,41 +24,6 @@ HOSTILE = '"><img src=x onerror=alert(1)><script>alert(1)</script>'
 
 
 # --- scales -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("span", "ticks", "step"), [(10, 5, 2), (1, 5, 0.2), (1000, 4, 250), (7, 10, 1), (0.03, 3, 0.01)]
-)
-def test_nice_step(span: float, ticks: int, step: float) -> None:
-    assert nice_step(span, ticks) == pytest.approx(step)
-
-
-def test_linear_ticks_cover_the_range_with_round_values() -> None:
-    lo, hi, ticks = linear_ticks(3.2, 97.0)
-    assert lo <= 3.2 and hi >= 97.0
-    assert ticks[0] == lo and ticks[-1] == hi
-    assert ticks == [0, 20, 40, 60, 80, 100]
-
-
-def test_linear_ticks_widen_a_flat_range() -> None:
-    lo, hi, ticks = linear_ticks(4.0, 4.0)
-    assert lo < 4.0 < hi
-    assert len(ticks) >= 2
-    assert linear_ticks(0.0, 0.0)[:2] == (0.0, 1.0)
-
-
-def test_log_ticks_span_decades() -> None:
-    lo, hi, ticks = log_ticks(3.0, 4500.0)
-    assert (lo, hi) == (1.0, 10000.0)
-    assert ticks[0] == 1.0 and ticks[-1] == 10000.0
-    assert all(b > a for a, b in itertools.pairwise(ticks))
-
-
-def test_time_ticks_on_a_one_hour_run_are_round_minutes() -> None:
-    ticks = time_ticks(0.0, 3600.0)
-    assert ticks[0] == 0.0 and ticks[-1] == 3600.0
-    assert len(ticks) <= 11
-    assert all(t % 300 == 0 for t in ticks)
 
 
 @pytest.mark.parametrize(
