@@ -101,7 +101,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from hpabench.pipeline import finish_report
 
-    print(finish_report(args.run, Console()))
+    print(finish_report(args.run, Console(), plotlyjs=args.plotlyjs))
     return EXIT_OK
 
 
@@ -115,7 +115,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for run in args.runs:
         for warning in check_run_dir(run, summary_suffices=True).warnings():
             console.warn(warning)
-    path = write_compare_report(list(args.runs), out)
+    path = write_compare_report(list(args.runs), out, plotlyjs=args.plotlyjs)
     print(path)
     return EXIT_OK
 
@@ -238,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     def reports_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--reports-dir", type=_path, default=DEFAULT_REPORTS_DIR, help="default: reports/")
 
+    def plotlyjs_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--plotlyjs",
+            choices=["embed", "shared"],
+            default="embed",
+            help="embed plotly.js in the page (default), or link one shared copy written beside the reports",
+        )
+
     def variant_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--variant", type=_path, help="variant YAML (default: the baseline)")
         p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
@@ -278,11 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("report", "(re)build summary.json and report.html of a run directory, offline")
     p.add_argument("run", type=_path)
+    plotlyjs_arg(p)
     p.set_defaults(func=_cmd_report)
 
     p = add("compare", "side-by-side report of several runs (repeats of a variant are grouped)")
     p.add_argument("runs", type=_path, nargs="+")
     p.add_argument("--out", type=_path, help="output HTML (default: reports/compare.html)")
+    plotlyjs_arg(p)
     reports_dir(p)
     p.set_defaults(func=_cmd_compare)
 

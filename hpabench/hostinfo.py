@@ -24,7 +24,7 @@ _BINARY_VERSIONS: dict[str, tuple[list[str], str]] = {
     "prometheus": (["prometheus", "--version"], r"version (\S+)"),
     "postgres": (["postgres", "--version"], r"(\d+\.\d+)"),
 }
-_PYTHON_PACKAGES = ("locust", "kubernetes", "pandas", "pyarrow", "prometheus-api-client", "pydantic")
+_PYTHON_PACKAGES = ("locust", "kubernetes", "pandas", "plotly", "pyarrow", "prometheus-api-client", "pydantic")
 
 
 def _postgres_binary() -> str | None:

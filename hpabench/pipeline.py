@@ -591,8 +591,9 @@ class Pipeline:
             return None
 
 
-def finish_report(run_path: Path, console: Console | None = None) -> Path:
-    """Analyze a run directory (summary.json) and render report.html; works offline on any run."""
+def finish_report(run_path: Path, console: Console | None = None, plotlyjs: str = "embed") -> Path:
+    """Analyze a run directory (summary.json) and render report.html; works offline on any run.
+    `plotlyjs`: "embed" plotly.js in the page, or "shared": one copy in the run's parent folder."""
     from hpabench.analysis.report import write_run_report
     from hpabench.analysis.runcheck import check_run_dir
     from hpabench.analysis.summary import analyze_run
@@ -607,7 +608,7 @@ def finish_report(run_path: Path, console: Console | None = None) -> Path:
     if console:
         console.stage("report")
     fault_point("report.started")
-    return write_run_report(run_path)
+    return write_run_report(run_path, plotlyjs=plotlyjs)
 
 
 def dry_run(options: RunOptions, target_factory: TargetFactory | None = None) -> str:

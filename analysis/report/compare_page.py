@@ -1,14 +1,17 @@
 """The comparison report: several runs (usually one scenario, several variants, repeated runs
 grouped) side by side — the plain-language verdict, the KPI table with the winner per row and
 the differences against the reference group with confidence intervals and a significance flag,
-and the runs' timelines overlaid on one shared time axis.
+and the runs' timelines overlaid on one shared time axis (per group: the mean with its
+confidence band; each run behind a legend toggle).
 
 Contract:
-* `render_compare_report(comparison) -> str` is pure: a self-contained offline page; every
-  user-provided string (run ids, scenario/variant names, KPI labels, verdict text) is escaped.
-* `write_compare_report(paths, out_path) -> Path` runs `compare_runs(paths)`, writes the page
-  atomically to `out_path` (parent folders created) and returns it. A path that is not a run
-  directory raises `SpecError` naming it.
+* `render_compare_report(comparison, plotlyjs=, plotlyjs_src=) -> str` is pure: an offline
+  page; every user-provided string (run ids, scenario/variant names, KPI labels, verdict text)
+  is escaped, in HTML and in the figure JSON.
+* `write_compare_report(paths, out_path, plotlyjs="embed") -> Path` runs `compare_runs(paths)`,
+  writes the page atomically to `out_path` (parent folders created) and returns it; `shared`
+  also writes one plotly.js copy beside it. A path that is not a run directory raises
+  `SpecError` naming it.
 """
 
 from __future__ import annotations
@@ -17,34 +20,16 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from hpabench.analysis.compare import Comparison, Difference, GroupStats, KpiRow, RunRef
-from hpabench.analysis.report.downsample import FloatArray, as_float_array
+from hpabench.analysis.compare import Comparison, Difference, GroupStats, KpiRow
+from hpabench.analysis.report.figures import chart
 from hpabench.analysis.report.htmlkit import banner, esc, footer, format_value, page, section, status_badge, table
+from hpabench.analysis.report.overlays import group_colors, overlay_panels
+from hpabench.analysis.report.plotlyjs import PlotlyJsMode, check_mode, script_tag, write_shared_copy
 from hpabench.analysis.report.run_page import FLAG_TEXT, check_run_dir
 from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.report.summaryview import HEADLINE_KPIS, PHASE_KPIS
-from hpabench.analysis.report.timeline import Panel, Series, render_timeline
+from hpabench.analysis.report.timeline_figure import timeline_figure
 from hpabench.contract import write_text_atomic
-
-GROUP_COLORS = (
-    "#2563eb",
-    "#ea580c",
-    "#16a34a",
-    "#9333ea",
-    "#dc2626",
-    "#0891b2",
-    "#ca8a04",
-    "#db2777",
-    "#4b5563",
-    "#65a30d",
-)
-
-
-def group_colors(comparison: Comparison) -> dict[str, str]:
-    return {g.key: GROUP_COLORS[i % len(GROUP_COLORS)] for i, g in enumerate(comparison.groups)}
 
 
 def _stat_cell(stats: GroupStats | None, unit: str) -> str:
@@ -147,68 +132,6 @@ def _flags_banner(comparison: Comparison) -> str:
     return banner("warn", "Read before trusting the comparison", lines) if lines else ""
 
 
-def _column(frame: pd.DataFrame, name: str) -> FloatArray:
-    if frame.empty or name not in frame.columns:
-        return np.empty(0, dtype=np.float64)
-    return as_float_array(pd.to_numeric(frame[name], errors="coerce"))
-
-
-def overlay_panels(comparison: Comparison) -> tuple[list[Panel], float]:
-    """Panels with one line per run (colour per group) and the longest run's end (seconds)."""
-    colors = group_colors(comparison)
-    specs = (
-        ("Achieved load", "req/s", "achieved_rps", False, 1.0),
-        ("Client p95 latency", "ms", "p95_ms", False, 1.0),
-        ("Error rate", "%", "error_ratio", False, 100.0),
-        ("Ready replicas", "pods", "ready_replicas", True, 1.0),
-    )
-    panels = []
-    end_s = 1.0
-    for title, unit, column, step, scale in specs:
-        series = []
-        for group in comparison.groups:
-            for i, run in enumerate(group.runs):
-                t = _column(run.timeline, "t_s")
-                if t.size:
-                    end_s = max(end_s, float(np.nanmax(t)) + 1.0)
-                series.append(
-                    Series(
-                        _run_label(run, group.key, i, len(group.runs)),
-                        t,
-                        _column(run.timeline, column) * scale,
-                        colors[group.key],
-                        step=step,
-                        width=1.8 if i == 0 else 1.2,
-                        dash="" if i == 0 else "5 3",
-                        legend_group=group.key,
-                        opacity=1.0 if len(group.runs) == 1 else 0.75,
-                    )
-                )
-        if column == "achieved_rps":
-            series.extend(_planned_series(comparison))
-        panels.append(Panel(title, unit, series))
-    return panels, end_s
-
-
-def _planned_series(comparison: Comparison) -> list[Series]:
-    """The reference group's planned curve (when it is in req/s; users are not comparable here)."""
-    first = comparison.groups[0].runs[0] if comparison.groups and comparison.groups[0].runs else None
-    if first is None:
-        return []
-    planned = _column(first.timeline, "planned")
-    if not planned.size or not np.isfinite(planned).any():
-        return []
-    # `planned` is in users for closed-model scenarios: not drawable on a req/s axis.
-    unit = first.timeline.attrs.get("planned_unit")
-    if unit == "users" or (unit is None and not np.isfinite(_column(first.timeline, "intended_rps")).any()):
-        return []
-    return [Series("planned (reference)", _column(first.timeline, "t_s"), planned, "#6b7280", dash="6 4", step=True)]
-
-
-def _run_label(run: RunRef, group: str, index: int, count: int) -> str:
-    return group if count == 1 else f"{group} #{index + 1} ({run.run_id})"
-
-
 def _verdict(comparison: Comparison) -> str:
     lines = comparison.verdict_lines or ((comparison.verdict,) if comparison.verdict else ())
     body = "".join(f"<p>{esc(line)}</p>" for line in lines) or "<p>No verdict.</p>"
@@ -233,11 +156,13 @@ def _kpi_tables(rows: Sequence[KpiRow], comparison: Comparison, headline: Sequen
     )
 
 
-def render_compare_report(comparison: Comparison) -> str:
+def render_compare_report(comparison: Comparison, *, plotlyjs: PlotlyJsMode = "embed", plotlyjs_src: str = "") -> str:
     """The whole comparison page (see the module docstring)."""
     scenarios = sorted({g.scenario for g in comparison.groups})
     title = f"{' / '.join(scenarios) or 'comparison'}: {' vs '.join(g.variant for g in comparison.groups)}"
     panels, end_s = overlay_panels(comparison)
+    figure, reduction = timeline_figure(panels, 0.0, end_s, (), one_legend=True)
+    overlay = chart(figure, "compare-timeline", label="Overlaid timelines", caption=reduction.describe())
     phase_html = "".join(
         f"<h3>{esc(name)}</h3>{_kpi_tables(rows, comparison, PHASE_KPIS)}"
         for name, rows in comparison.phase_rows.items()
@@ -257,25 +182,29 @@ def render_compare_report(comparison: Comparison) -> str:
         ),
         section(
             "Timelines (overlaid)",
-            render_timeline(panels, 0.0, end_s, (), chart_id="compare-timeline"),
-            "Time is seconds since each run's load started. One colour per group; repeated runs dashed.",
+            overlay,
+            f"Time since each run's load started. One colour per group: the mean of its runs with the "
+            f"{ci}% confidence band of that mean (groups of one run: the run). Each run is a dotted line, "
+            "hidden until its legend entry is clicked. Drag to zoom every panel, double-click to reset.",
         ),
         section("KPIs per phase", phase_html or '<p class="note">No phase common to every group.</p>'),
         section("Runs", _runs_table(comparison)),
         footer("hpabench comparison"),
     ]
-    return page(f"hpabench · {title}", "\n".join(part for part in body if part))
+    return page(f"hpabench · {title}", "\n".join(part for part in body if part), script_tag(plotlyjs, plotlyjs_src))
 
 
-def write_compare_report(paths: Sequence[Path], out_path: Path) -> Path:
+def write_compare_report(paths: Sequence[Path], out_path: Path, plotlyjs: str = "embed") -> Path:
     """Compare the runs at `paths` and write the page to `out_path` (see the module docstring)."""
     from hpabench.analysis.compare import compare_runs
 
+    mode = check_mode(plotlyjs)
     run_paths = [Path(p) for p in paths]
     for path in run_paths:
         check_run_dir(path)
     comparison = compare_runs(run_paths)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_path, render_compare_report(comparison))
+    src = write_shared_copy(out_path.parent).name if mode == "shared" else ""
+    write_text_atomic(out_path, render_compare_report(comparison, plotlyjs=mode, plotlyjs_src=src))
     return out_path

@@ -1,18 +1,17 @@
 """HTML building blocks shared by the run and comparison reports: escaping, the page shell
-(inline CSS and the optional hover script), KPI cards, tables and banners.
+(inline CSS, plotly.js and the boot script that draws the charts), KPI cards, tables, banners.
 
 Contract: every function that takes text treats it as untrusted and escapes it; callers pass
 raw strings, never pre-escaped ones (except `raw_html` arguments, which are fragments built
-by these functions). The page works offline: no external URL is referenced anywhere.
+by these functions). The page works offline: no external URL is referenced anywhere. Without
+JavaScript everything but the charts is there (each chart says it needs JavaScript).
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from hpabench.analysis.report.scales import format_number
 
@@ -22,21 +21,12 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def json_for_script(data: Any) -> str:
-    """JSON that is safe inside <script type="application/json">: `<`, `>`, `&` are \\u-escaped so
-    a string like "</script><script>…" cannot end the element. NaN/inf become null."""
-    text = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):
-        return data if data == data and data not in (float("inf"), float("-inf")) else None
-    if isinstance(data, dict):
-        return {str(k): _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data
+def script_safe(json_text: str) -> str:
+    """JSON text made safe inside <script type="application/json">: `<`, `>`, `&`, U+2028 and
+    U+2029 are \\u-escaped, so a string like "</script><script>…" cannot end the element."""
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        json_text = json_text.replace(char, escaped)
+    return json_text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 STATUS_CLASS = {"completed": "ok", "running": "warn", "interrupted": "warn", "failed": "bad"}
@@ -97,14 +87,15 @@ def footer(what: str) -> str:
     return f"<footer>{esc(what)} · generated {datetime.now(tz=UTC):%Y-%m-%d %H:%M:%S} UTC · works offline</footer>"
 
 
-def page(title: str, body_html: str) -> str:
-    """The whole document: inline CSS, the body, then the hover script (progressive enhancement)."""
+def page(title: str, body_html: str, plotlyjs_tag: str = "") -> str:
+    """The whole document: inline CSS, the body, then plotly.js (`plotlyjs_tag`, from
+    `plotlyjs.script_tag`) and the boot script that draws every chart of the body."""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n"
-        f'<body><main>{body_html}</main><div id="tl-tip" hidden></div><script>{_SCRIPT}</script></body></html>\n'
+        f"<body><main>{body_html}</main>\n{plotlyjs_tag}\n<script>{_BOOT}</script></body></html>\n"
     )
 
 
@@ -139,58 +130,32 @@ td .note{font-size:11.5px;font-weight:400}.scroll{overflow-x:auto}
 table.kpi-compare td{white-space:normal;min-width:90px}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
 .sig{color:var(--ok);font-weight:600}.nosig{color:var(--muted)}
-.timeline{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 8px}
-.timeline svg.tl-panel,.timeline svg.tl-strip{display:block;width:100%;height:auto}
-.tl-head{display:flex;flex-wrap:wrap;align-items:center;gap:2px 14px;font-size:12.5px;margin:8px 0 0 60px}
-.tl-title{font-weight:600;font-size:13px}.unit{color:var(--muted);margin-left:-10px}
-.lg{display:inline-flex;align-items:center;gap:4px;color:#374151}.tri{color:#2e7d32;font-size:10px}
-.tl-bg{fill:#fff}.grid{stroke:#eef0f3;stroke-width:1}
-.yt{font-size:11px;fill:#6b7280;text-anchor:end}.xt{font-size:11px;fill:#6b7280;text-anchor:middle}
-.ln{fill:none;stroke-linejoin:round;stroke-linecap:round}
-.mk-stage{stroke-width:1;stroke-dasharray:2 3;opacity:.7}.mk-event{stroke-width:1;opacity:.45}
-.tl-stage{font-size:11.5px;fill:#374151}.tl-mark{font-size:11px;text-anchor:middle;font-weight:600}
-.nodata{font-size:14px;fill:#9ca3af;text-anchor:middle;font-style:italic}
-.xhair{stroke:#111827;stroke-width:1;opacity:.5;pointer-events:none}.tl-hit{fill:transparent}
-#tl-tip{position:fixed;z-index:10;background:rgba(17,24,39,.92);color:#fff;font-size:12px;padding:6px 9px;
-border-radius:5px;pointer-events:none;max-width:340px}
+.chart{background:#fff;border:1px solid var(--line);border-radius:8px;padding:6px 8px;margin:8px 0}
+.chart figcaption{margin:4px 6px}.plot{width:100%}
+.nojs{color:var(--warn);margin:8px 6px;font-style:italic}.chart-missing{color:var(--bad);padding:12px}
 .verdict{background:#fff;border:1px solid var(--line);border-left:4px solid #2563eb;border-radius:6px;
 padding:10px 14px;margin:10px 0}.verdict p{margin:4px 0}
-.bars>svg{display:block;width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}
 footer{margin-top:30px;color:var(--muted);font-size:12px}
 """
 
-# Hover read-out: a crosshair across every panel of a timeline and the values at that time.
-# Optional: the charts are complete SVG without it. It only reads the JSON embedded per timeline.
-_SCRIPT = r"""
+# Draws every chart: parses each figure's JSON and hands it to plotly.js. Sets
+# `window.hpabenchChartsDrawn` (a promise of the number of charts drawn) and, once drawn,
+# <html data-charts-drawn="N"> — what the browser tests and the benchmark wait for. Without
+# plotly.js (a shared copy that was not shipped with the page) each chart says so. Each chart's
+# "needs JavaScript" note is removed here, so it shows exactly when scripts did not run.
+_BOOT = r"""
 (function(){'use strict';
-function fmt(v){if(v===null||v===undefined)return'–';var a=Math.abs(v);
- return a>=1000?Math.round(v).toLocaleString('en'):a>=10?v.toFixed(1):a>=1?v.toFixed(2):v.toPrecision(2);}
-function el(s){var t=Math.round(Math.abs(s)),h=Math.floor(t/3600),m=Math.floor(t%3600/60),x=t%60;
- var p=function(n){return(n<10?'0':'')+n};return(s<0?'-':'')+(h?h+':'+p(m):m)+':'+p(x);}
-function near(ts,t){var lo=0,hi=ts.length-1;if(hi<0)return -1;while(hi-lo>1){var mid=(lo+hi)>>1;
- if(ts[mid]<t)lo=mid;else hi=mid;}return Math.abs(ts[lo]-t)<=Math.abs(ts[hi]-t)?lo:hi;}
-var tip=document.getElementById('tl-tip');var n=0;
-document.querySelectorAll('.timeline').forEach(function(tl){
- var node=tl.querySelector('script.timeline-data');if(!node)return;var data=JSON.parse(node.textContent);
- var panels=tl.querySelectorAll('svg.tl-panel');
- function hide(){panels.forEach(function(p){p.querySelector('.xhair').setAttribute('visibility','hidden');});
-  tip.hidden=true;}
- panels.forEach(function(svg){
-  var i=+svg.getAttribute('data-panel'),x0=+svg.getAttribute('data-x0'),x1=+svg.getAttribute('data-x1'),
-   t0=+svg.getAttribute('data-t0'),t1=+svg.getAttribute('data-t1');
-  svg.addEventListener('mousemove',function(ev){var m=svg.getScreenCTM();if(!m)return;
-   var pt=svg.createSVGPoint();pt.x=ev.clientX;pt.y=ev.clientY;var x=pt.matrixTransform(m.inverse()).x;
-   if(x<x0||x>x1){hide();return;}var t=t0+(x-x0)/(x1-x0)*(t1-t0);
-   panels.forEach(function(p){var h=p.querySelector('.xhair');h.setAttribute('x1',x);h.setAttribute('x2',x);
-    h.setAttribute('visibility','visible');});
-   var rows=['<b>t = '+el(t)+'</b>'];(data[i].series||[]).forEach(function(s){var k=near(s.t,t);
-    if(k<0)return;var d=document.createElement('span');d.textContent=s.name;
-    rows.push('<span class="sw" style="background:'+s.color.replace(/[^#0-9a-zA-Z]/g,'')+'"></span>'+
-     d.innerHTML+': '+fmt(s.y[k])+' '+(data[i].unit||'').replace(/[<>&"]/g,''));});
-   tip.innerHTML=rows.join('<br>');tip.hidden=false;
-   tip.style.left=Math.min(ev.clientX+14,window.innerWidth-350)+'px';tip.style.top=(ev.clientY+14)+'px';});
-  svg.addEventListener('mouseleave',hide);n++;});
-});
-document.documentElement.setAttribute('data-hover-panels',String(n));
+var nodes=Array.prototype.slice.call(document.querySelectorAll('div.plot[data-figure]'));
+var config={displaylogo:false,responsive:true,modeBarButtonsToRemove:['select2d','lasso2d']};
+function note(node){return node.parentNode.querySelector('p.nojs');}
+if(typeof window.Plotly==='undefined'){
+ nodes.forEach(function(node){var p=note(node);if(!p)return;p.className='chart-missing';
+  p.textContent='This chart needs plotly.js, which did not load (a shared copy must sit beside the reports).';});
+ window.hpabenchChartsDrawn=Promise.resolve(0);return;}
+var drawn=nodes.map(function(node){var p=note(node);if(p)p.remove();
+ var fig=JSON.parse(document.getElementById(node.getAttribute('data-figure')).textContent);
+ return Plotly.newPlot(node,fig.data,fig.layout,config);});
+window.hpabenchChartsDrawn=Promise.all(drawn).then(function(){
+ document.documentElement.setAttribute('data-charts-drawn',String(drawn.length));return drawn.length;});
 })();
 """

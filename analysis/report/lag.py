@@ -1,7 +1,8 @@
 """The scale-lag breakdown section: for each load change, where the time from the change to ready
 capacity went — waiting for the HPA sync, metrics delay, stabilization/policy hold, pod start →
-ready — as stacked horizontal bars (one per load change, then the run's scale-up mean), with a
-table of the same numbers.
+ready — as a plotly chart of stacked horizontal bars (one per load change, then the run's
+scale-up mean), with the same numbers as a plain HTML table (readable without JavaScript) and
+the timing of every change.
 
 The numbers come from summary.json (`load_changes[].lag` and the `lag_*` KPIs, built by
 `hpabench.analysis.summary` / `analysis.scaling`); this module computes nothing itself.
@@ -9,13 +10,41 @@ The numbers come from summary.json (`load_changes[].lag` and the `lag_*` KPIs, b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from hpabench.analysis.report.bars import BarRow, Segment, render_stacked_bars
+import pandas as pd
+import plotly.graph_objects as go
+
+from hpabench.analysis.report.figures import axis_style, base_layout, chart, f32, plot_text
 from hpabench.analysis.report.htmlkit import esc, format_value, table
 from hpabench.analysis.report.scales import format_elapsed, format_number
 from hpabench.analysis.report.summaryview import kpis, number
+
+ROW_PX = 30
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class BarRow:
+    label: str
+    parts: dict[str, float | None]  # segment key → seconds
+
+    def total(self) -> float:
+        return sum(v for v in self.parts.values() if v is not None and _drawable(v))
+
+
+def _drawable(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
 
 # In time order: the partition of `ready_s` documented in analysis/scaling.py.
 SEGMENTS = (
@@ -103,6 +132,71 @@ def changes_table(summary: Mapping[str, Any]) -> str:
     return table(header, rows)
 
 
+def lag_frame(rows: Sequence[BarRow]) -> pd.DataFrame:
+    """One row per bar: `label`, one column per segment key (seconds, NaN = unknown), `total_s`."""
+    frame = pd.DataFrame(
+        [{"label": r.label, **{seg.key: _or_nan(r.parts.get(seg.key)) for seg in SEGMENTS}} for r in rows],
+        columns=["label", *[seg.key for seg in SEGMENTS]],
+    )
+    frame["total_s"] = [r.total() for r in rows]
+    return frame
+
+
+def _or_nan(value: float | None) -> float:
+    return value if value is not None and math.isfinite(value) else math.nan
+
+
+def lag_figure(frame: pd.DataFrame) -> go.Figure:
+    """Stacked horizontal bars, one trace per segment (legend toggles a segment), first row on top."""
+    labels = [plot_text(v) for v in frame["label"]]
+    fig = go.Figure(
+        layout=base_layout(
+            barmode="stack",
+            height=100 + ROW_PX * len(frame),
+            hovermode="closest",
+            margin={"l": 150, "r": 16, "t": 40, "b": 44},
+            legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "font": {"size": 11}},
+        )
+    )
+    for seg in SEGMENTS:
+        values = frame[seg.key].where(frame[seg.key] > 0)
+        fig.add_bar(
+            x=f32(values),
+            y=labels,
+            orientation="h",
+            name=plot_text(seg.label),
+            marker={"color": seg.color},
+            hovertemplate=f"%{{y}}<br>{plot_text(seg.label)}: %{{x:.3~g}} s<extra></extra>",
+        )
+    fig.add_scatter(
+        x=f32(frame["total_s"]),
+        y=labels,
+        mode="text",
+        text=[f"{format_number(v)} s" for v in frame["total_s"]],
+        textposition="middle right",
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    fig.update_xaxes(
+        title={"text": "seconds from the load change", "font": {"size": 11}}, rangemode="tozero", **axis_style()
+    )
+    fig.update_yaxes(autorange="reversed", **axis_style())
+    return fig
+
+
+def lag_table(frame: pd.DataFrame) -> str:
+    """The bars' numbers as a table (plain HTML)."""
+    rows = [
+        [esc(r["label"]), *[format_value(number(r[seg.key]), "s") for seg in SEGMENTS], format_value(r["total_s"], "s")]
+        for r in frame.to_dict("records")
+    ]
+    return table(["change", *[seg.label for seg in SEGMENTS], "total"], rows, "lag")
+
+
 def render_lag_section(summary: Mapping[str, Any]) -> str:
-    bars = render_stacked_bars(lag_rows(summary), SEGMENTS, "s", empty_note="no load change with a scale response")
-    return bars + changes_table(summary)
+    rows = lag_rows(summary)
+    if not rows:
+        return '<p class="note">no load change with a scale response</p>' + changes_table(summary)
+    frame = lag_frame(rows)
+    figure = chart(lag_figure(frame), "lag-chart", label="Scale-lag breakdown")
+    return figure + lag_table(frame) + changes_table(summary)

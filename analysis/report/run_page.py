@@ -2,12 +2,14 @@
 scale-lag breakdown, the phase table and the run details.
 
 Contract:
-* `render_run_report(run, summary) -> str` is pure (no I/O): a self-contained, offline page in
-  which every user-provided string (names, descriptions, labels, event messages) is escaped.
-  Missing data never raises: a panel or section says "no data" instead.
-* `write_run_report(run_path) -> Path` loads the run, reads `summary.json` (or computes the
-  summary through the analysis API when it is absent, unreadable or of another schema version —
-  the page then says so), writes `report.html` atomically and returns its path. A path that is
+* `render_run_report(run, summary, plotlyjs=, plotlyjs_src=) -> str` is pure (no I/O): an
+  offline page (plotly.js inline, or linked from `plotlyjs_src` for `shared`) in which every
+  user-provided string (names, descriptions, labels, event messages) is escaped, in HTML and
+  in the figure JSON. Missing data never raises: a panel or section says "no data" instead.
+* `write_run_report(run_path, plotlyjs="embed") -> Path` loads the run, reads `summary.json`
+  (or computes the summary through the analysis API when it is absent, unreadable or of another
+  schema version — the page then says so), writes `report.html` atomically and returns its
+  path; `shared` also writes one plotly.js copy into the run's parent folder. A path that is
   not a run directory raises `SpecError` naming it.
 """
 
@@ -21,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.analysis.report import errors_table, events_section, lag, run_series, summaryview
+from hpabench.analysis.report.figures import chart
 from hpabench.analysis.report.htmlkit import banner, esc, footer, page, section, status_badge, table
+from hpabench.analysis.report.plotlyjs import PlotlyJsMode, check_mode, script_tag, shared_file_name, write_shared_copy
 from hpabench.analysis.report.scales import format_elapsed, format_number
-from hpabench.analysis.report.timeline import render_timeline
+from hpabench.analysis.report.timeline_figure import timeline_figure
 from hpabench.analysis.rundata import RunData, load_run
 from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
 from hpabench.contract import write_text_atomic
@@ -199,24 +203,29 @@ def _event_text(event: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={event[k]}" for k in sorted(event) if k not in skip)
 
 
-def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
+TIMELINE_NOTE = (
+    "Time since the load started; drag to zoom (every panel follows), double-click to reset, the "
+    "buttons select a load stage, click a legend entry to hide a line. Shaded: load stages; vertical "
+    "lines: HPA rescales (orange up, blue down); ▲▼ on Replicas: HPA decisions (hover: what it saw and "
+    "what held it), ○: a recommendation held back, |: a pod became ready."
+)
+
+
+def render_run_report(
+    run: RunData, summary: dict[str, Any], *, plotlyjs: PlotlyJsMode = "embed", plotlyjs_src: str = ""
+) -> str:
     """The whole report page for one run (see the module docstring)."""
     lo_s, hi_s = run_series.time_range(run)
     slo = _slo(run, summary)
-    timeline = render_timeline(run_series.run_panels(run, slo), lo_s, hi_s, run_series.markers(run))
+    figure, reduction = timeline_figure(run_series.run_panels(run, slo), lo_s, hi_s, run_series.markers(run))
+    timeline = chart(figure, "timeline", label="Run timeline", caption=reduction.describe())
     body = [
         _header(run, summary),
         _status_banner(run),
         _flags_banner(run, summary),
         _notes_banner(run, summary),
         section("Key performance indicators", summaryview.headline_cards(summary, slo)),
-        section(
-            "Timeline",
-            timeline,
-            "Time is seconds since the load started. Vertical lines: load stages (dotted) and HPA "
-            "rescale decisions (▲ up, ▼ down); ▲ at the bottom of Replicas: a pod became ready. "
-            "Lines are drawn from min/max per pixel; the numbers above are computed from full data.",
-        ),
+        section("Timeline", timeline, TIMELINE_NOTE),
         section(
             "Scaling response and lag breakdown",
             lag.render_lag_section(summary),
@@ -233,7 +242,7 @@ def render_run_report(run: RunData, summary: dict[str, Any]) -> str:
         footer(f"hpabench report · run {run.run_id}"),
     ]
     title = f"hpabench · {summary.get('scenario') or run.scenario_name} · {summary.get('variant') or run.variant_name}"
-    return page(title, "\n".join(part for part in body if part))
+    return page(title, "\n".join(part for part in body if part), script_tag(plotlyjs, plotlyjs_src))
 
 
 def _read_summary(run_path: Path, run: RunData) -> dict[str, Any]:
@@ -272,13 +281,18 @@ def load_run_checked(run_path: Path) -> RunData:
     return load_run(run_path)
 
 
-def write_run_report(run_path: Path) -> Path:
+def write_run_report(run_path: Path, plotlyjs: str = "embed") -> Path:
     """Render `<run_path>/report.html` (see the module docstring) and return its path."""
+    mode = check_mode(plotlyjs)
     run_path = Path(run_path)
     run = load_run_checked(run_path)
     summary = _read_summary(run_path, run)
+    src = ""
+    if mode == "shared":
+        write_shared_copy(run_path.resolve().parent)
+        src = f"../{shared_file_name()}"
     out = run_path / "report.html"
-    write_text_atomic(out, render_run_report(run, summary))
+    write_text_atomic(out, render_run_report(run, summary, plotlyjs=mode, plotlyjs_src=src))
     return out
 
 

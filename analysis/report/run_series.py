@@ -1,7 +1,8 @@
 """From a loaded run (`RunData`) to the panels and markers of the run report's shared timeline.
 
 Every function here only *selects and reshapes* data for drawing (x = `t_s`, seconds since the
-load start); none computes a number shown as a KPI. A series that is absent in the run gives an
+load start); none computes a number shown as a KPI. The one derived series is the traffic share:
+each pod's request rate over the sum, per time bucket. A series that is absent in the run gives an
 empty Series (the panel then says "no data"); nothing here raises on missing columns.
 """
 
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
-from hpabench.analysis.report.timeline import HLine, Marker, Panel, Series, Tick
+from hpabench.analysis.report.hpa_marks import decision_points, fault_points, ready_points
+from hpabench.analysis.report.panels import HLine, Marker, Panel, Series
 from hpabench.analysis.rundata import RunData
 from hpabench.analysis.timeline import grid, ready_replicas
 
@@ -29,6 +30,7 @@ P99 = "#dc2626"
 READY = "#15803d"
 DESIRED = "#c2410c"
 SPEC = "#6b7280"
+SHARE_BUCKETS = 600  # stacked layers: a mean per bucket, ~2 px each on a 1100 px page
 POD_COLORS = ("#2563eb", "#0891b2", "#7c3aed", "#db2777", "#65a30d", "#ca8a04", "#0d9488", "#9333ea")
 
 _EMPTY = np.empty(0, dtype=np.float64)
@@ -98,7 +100,7 @@ def load_panels(run: RunData) -> list[Panel]:
     planned_t, planned_rps = _col(run.planned, "t_s"), _col(run.planned, "rps")
     series = []
     if _has_values(planned_rps):
-        series.append(Series("planned", planned_t, planned_rps, PLANNED, dash="6 4", step=True, width=2))
+        series.append(Series("planned", planned_t, planned_rps, PLANNED, dash="dash", step=True, width=2))
     load_t = _col(run.load, "t_s")
     intended = _col(run.load, "intended_rps")
     if _has_values(intended):
@@ -110,11 +112,11 @@ def load_panels(run: RunData) -> list[Panel]:
     series.append(Series("achieved (client)", load_t, achieved, ACHIEVED))
     server_t, server_rps = _prom_total(run, "server_rps_by_route")
     if _has_values(server_rps):
-        series.append(Series("served (server-side)", server_t, server_rps, SERVER, width=1.2, dash="2 2"))
+        series.append(Series("served (server-side)", server_t, server_rps, SERVER, width=1.2, dash="dot"))
     panels = [Panel("Load", "req/s", series)]
     planned_users = _col(run.planned, "users")
     if _has_values(planned_users):
-        users = [Series("planned users", planned_t, planned_users, PLANNED, dash="6 4", step=True, width=2)]
+        users = [Series("planned users", planned_t, planned_users, PLANNED, dash="dash", step=True, width=2)]
         users.append(Series("users", _col(run.load, "t_s"), _col(run.load, "users"), ACHIEVED, step=True))
         panels.append(Panel("Users (closed model)", "users", users))
     return panels
@@ -130,14 +132,11 @@ def latency_panel(run: RunData, slo: Mapping[str, float]) -> Panel:
     ]
     server_t, server_p95 = _prom_single(run, "server_p95_ms")
     if _has_values(server_p95):
-        series.append(Series("server p95", server_t, server_p95, SERVER, dash="4 3", width=1.4))
+        series.append(Series("server p95", server_t, server_p95, SERVER, dash="dot", width=1.4))
     slo_p95 = slo.get("p95_ms")
     hlines = [HLine(slo_p95, f"SLO p95 {slo_p95:g} ms")] if slo_p95 is not None else []
-    values = np.concatenate([s.y[np.isfinite(s.y) & (s.y > 0)] for s in series])
     # Overload makes p99 hundreds of times the p50: a log axis keeps both readable.
-    log_y = bool(values.size) and float(values.max()) > 30.0 * max(float(np.median(values)), 1e-3)
-    title = "Latency" + (" (log scale)" if log_y else "")
-    return Panel(title, "ms", series, hlines, log_y=log_y, y_floor=None if log_y else 0.0)
+    return Panel("Latency (log scale)", "ms", series, hlines, log_y=True, y_floor=None)
 
 
 def error_panel(run: RunData, slo: Mapping[str, float]) -> Panel:
@@ -149,7 +148,7 @@ def error_panel(run: RunData, slo: Mapping[str, float]) -> Panel:
     series = [Series("client errors", _col(everything, "t_s"), rate_pct, P99)]
     server_t, server_ratio = _prom_single(run, "server_error_ratio")
     if _has_values(server_ratio):
-        series.append(Series("server errors", server_t, 100.0 * server_ratio, SERVER, dash="4 3", width=1.2))
+        series.append(Series("server errors", server_t, 100.0 * server_ratio, SERVER, dash="dot", width=1.2))
     slo_errors = slo.get("error_rate")
     hlines = [HLine(100.0 * slo_errors, f"SLO errors {100.0 * slo_errors:g}%")] if slo_errors is not None else []
     return Panel("Error rate", "%", series, hlines)
@@ -174,25 +173,16 @@ def replicas_panel(run: RunData) -> Panel:
     desired_t, desired = _col(run.hpa, "t_s"), _col(run.hpa, "desired_replicas")
     if not _has_values(desired):
         desired_t, desired = _prom_single(run, "hpa_desired_replicas")
-    series.append(Series("desired (HPA)", desired_t, desired, DESIRED, step=True, dash="6 3", width=1.8))
+    series.append(Series("desired (HPA)", desired_t, desired, DESIRED, step=True, dash="dash", width=1.8))
     spec_t, spec = _prom_single(run, "spec_replicas")
     if _has_values(spec):
-        series.append(Series("spec", spec_t, spec, SPEC, step=True, dash="2 3", width=1.4))
+        series.append(Series("spec", spec_t, spec, SPEC, step=True, dash="dot", width=1.4))
     hlines = []
     max_replicas = _hpa_setting(run, "max_replicas")
     if max_replicas is not None:
-        hlines.append(HLine(max_replicas, f"maxReplicas {max_replicas:g}", color="#6b7280", dash="1 3"))
-    ticks = [
-        Tick(float(e["t_s"]), f"{e.get('pod', 'pod')} ready at t={float(e['t_s']):.1f}s")
-        for e in run.events
-        if e.get("kind") == "pod_ready" and _is_web(run, e)
-    ]
-    return Panel("Replicas", "pods", series, hlines, ticks)
-
-
-def _is_web(run: RunData, event: dict[str, Any]) -> bool:
-    deployment = event.get("deployment")
-    return deployment is None or deployment == run.web_deployment()
+        hlines.append(HLine(max_replicas, f"maxReplicas {max_replicas:g}", color="#6b7280", dash="dot"))
+    points = [*decision_points(run), *ready_points(run, ready_t, ready), *fault_points(run)]
+    return Panel("Replicas", "pods", series, hlines, points, value_format=".0f")
 
 
 def cpu_panel(run: RunData) -> Panel:
@@ -210,7 +200,6 @@ def cpu_panel(run: RunData) -> Panel:
                     width=1.1,
                     legend_group="per-pod CPU",
                     opacity=0.8,
-                    hover=False,
                 )
             )
     pods = run.web_pods()
@@ -218,14 +207,38 @@ def cpu_panel(run: RunData) -> Panel:
     limit = _median(_col(pods, "cpu_limit_millicores"))
     hlines = []
     if request is not None:
-        hlines.append(HLine(request, f"request {request:g}m", color="#111827", dash="6 3"))
+        hlines.append(HLine(request, f"request {request:g}m", color="#111827", dash="dash"))
         target = _target_utilization_pct(run)
         if target is not None:
             level = request * target / 100.0
-            hlines.append(HLine(level, f"HPA target {target:g}% = {level:g}m", color="#c2410c", dash="3 3"))
+            hlines.append(HLine(level, f"HPA target {target:g}% = {level:g}m", color="#c2410c", dash="dashdot"))
     if limit is not None:
-        hlines.append(HLine(limit, f"limit {limit:g}m", color="#b91c1c", dash="1 3"))
-    return Panel("CPU per pod vs request", "millicores", series, hlines, empty_note="no per-pod CPU data")
+        hlines.append(HLine(limit, f"limit {limit:g}m", color="#b91c1c", dash="dot"))
+    return Panel(
+        "CPU per pod vs request", "millicores", series, hlines, empty_note="no per-pod CPU data", value_format=".0f"
+    )
+
+
+def share_panel(run: RunData, buckets: int = SHARE_BUCKETS) -> Panel:
+    """Each web pod's share of the requests served (%, stacked), as the mean over `buckets`
+    equal time buckets — shares are stacked, so every layer needs the same time points."""
+    frame = _prom(run, "pod_rps")
+    if frame.empty or "pod" not in frame.columns:
+        return Panel("Traffic share per pod", "%", empty_note="no per-pod request rates")
+    _, end_s = time_range(run)
+    width_s = max(end_s / buckets, 1.0)
+    rows = frame[["t_s", "pod", "value"]].dropna()
+    rows = rows.assign(bucket=(rows["t_s"] // width_s).astype("int64"))
+    rates = rows.pivot_table(index="bucket", columns="pod", values="value", aggfunc="mean").fillna(0.0)
+    total = rates.sum(axis=1)
+    share = rates.div(total.where(total > 0), axis=0) * 100.0
+    t = as_float_array((share.index.to_numpy(dtype=np.float64) + 0.5) * width_s)
+    series = [
+        Series(str(pod), t, as_float_array(share[pod]), POD_COLORS[i % len(POD_COLORS)], stack=True)
+        for i, pod in enumerate(share.columns)
+    ]
+    note = f"mean per {width_s:.2g} s" if width_s > 1.0 else ""
+    return Panel("Traffic share per pod", "%", series, value_format=".1f", note=note)
 
 
 def _median(values: FloatArray) -> float | None:
@@ -282,4 +295,11 @@ def run_panels(run: RunData, slo: Mapping[str, float] | None = None) -> list[Pan
     """The run report's panels, top to bottom; `slo` (`p95_ms`, `error_rate`) draws reference
     lines (default: the run's own SLO)."""
     slo = run.slo if slo is None else slo
-    return [*load_panels(run), latency_panel(run, slo), error_panel(run, slo), replicas_panel(run), cpu_panel(run)]
+    return [
+        *load_panels(run),
+        latency_panel(run, slo),
+        error_panel(run, slo),
+        replicas_panel(run),
+        cpu_panel(run),
+        share_panel(run),
+    ]

@@ -3,6 +3,7 @@ with analysis/compare; here only what the page shows from them)."""
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 
 from hpabench.analysis.compare import Comparison, Difference, Group, GroupStats, KpiRow, RunRef
 from hpabench.analysis.report import render_compare_report, write_compare_report
+from hpabench.analysis.report.overlays import group_band, t_quantile
 from hpabench.errors import SpecError
-from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc
+from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc, figures, traces, values
 
 
 def timeline(duration_s: int, replicas_peak: float, seed: int) -> pd.DataFrame:
@@ -118,15 +120,50 @@ def test_kpi_table_shows_winner_ci_and_significance() -> None:
     assert "spike/baseline (reference)" in doc.joined
 
 
-def test_overlaid_timelines_have_one_line_per_run_on_one_axis() -> None:
+def test_overlays_draw_each_group_mean_with_a_band_and_the_runs_behind_toggles() -> None:
     html = render_compare_report(make_comparison())
-    panels = re.findall(r'<svg class="tl-panel"[^>]*data-t0="([^"]+)" data-t1="([^"]+)"', html)
-    assert len(panels) == 4 and len(set(panels)) == 1
-    achieved = html.split('<svg class="tl-panel" data-panel="0"')[1].split('<svg class="tl-panel" data-panel="1"')[0]
-    assert achieved.count('<path class="ln"') == 5  # four runs + the planned curve
-    # One legend entry per group, not per run.
-    legend = html.split('<div class="tl-head">')[1].split("</div>")[0]
-    assert legend.count("spike/baseline") == 1 and legend.count("spike/fast-scale") == 1
+    figure = figures(html)["compare-timeline"]
+    layout = figure["layout"]
+    assert all(layout[f"xaxis{i}"]["matches"] == "x" for i in (2, 3, 4))
+    assert layout["yaxis2"]["type"] == "log"  # p95
+    load = traces(figure, "y")
+    means = [t for t in load if t.get("name", "").endswith("(mean of 2)")]
+    assert [t["name"] for t in means] == ["spike/baseline (mean of 2)", "spike/fast-scale (mean of 2)"]
+    bands = [t for t in load if t.get("fill") == "tonexty"]
+    assert [b["legendgroup"] for b in bands] == [m["name"] for m in means]  # a band toggles with its mean
+    runs = [t for t in load if " #" in t.get("name", "")]
+    assert len(runs) == 4 and all(t["visible"] == "legendonly" for t in runs)
+    assert "planned (reference)" in {t.get("name") for t in load}
+    # One legend for the whole figure: the other panels repeat the groups without entries.
+    assert not [t for t in traces(figure, "y3") if t.get("showlegend", True)]
+    assert ready_band_high(figure) == pytest.approx(4.0)
+    # The band is the mean's CI: where both runs of a group agree exactly, it is zero wide.
+
+
+def ready_band_high(figure: dict) -> float:
+    ready = [t for t in traces(figure, "y4") if t.get("fill") == "tonexty"]
+    return float(np.nanmax(values(ready[0]["y"])))
+
+
+def test_group_band_is_the_t_interval_of_the_mean() -> None:
+    comparison = make_comparison()
+    runs = comparison.groups[0].runs
+    band = group_band(runs, "achieved_rps", 0.95)
+    a = runs[0].timeline["achieved_rps"].to_numpy()
+    b = runs[1].timeline["achieved_rps"].to_numpy()
+    mean = (a + b) / 2
+    half = t_quantile(0.975, 1) * np.abs(a - b) / math.sqrt(2) / math.sqrt(2)
+    assert band.n.tolist() == [2.0] * 300
+    assert np.allclose(band.mean, mean) and np.allclose(band.high - band.mean, half)
+    single = group_band(runs[:1], "achieved_rps", 0.95)
+    assert np.isnan(single.low).all() and np.allclose(single.mean, a)  # one run: no band
+
+
+@pytest.mark.parametrize(
+    ("df", "expected"), [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (9, 2.262), (29, 2.045), (5000, 1.960)]
+)
+def test_t_quantile_matches_the_table(df: int, expected: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=0.01)
 
 
 def test_planned_users_are_not_drawn_on_the_request_rate_axis() -> None:
@@ -150,16 +187,20 @@ def test_comparison_escapes_user_strings() -> None:
     html = render_compare_report(comparison)
     doc = Doc(html)
     assert "img" not in doc.tags
-    assert doc.tags.count("script") == 2
+    assert doc.tags.count("script") == 3  # plotly.js, the boot script, the figure's JSON
     assert not [a for a in doc.attributes if a.startswith("on")]
     assert HOSTILE in doc.joined and HOSTILE_ATTR in doc.joined
+    names = {t["name"] for t in figures(html)["compare-timeline"]["data"] if "name" in t}
+    assert any("(&lt;script&gt;alert(1)&lt;/script&gt;)" in n for n in names)  # run ids, escaped for plotly
+    assert not any("<script" in n or "<img" in n for n in names)
 
 
 def test_an_empty_comparison_renders() -> None:
     empty = Comparison(groups=(), reference="", rows=(), phase_rows={}, verdict="", verdict_lines=())
     html = render_compare_report(empty)
     assert "No KPIs to compare." in html and "No verdict." in html
-    assert html.count(">no data<") == 4
+    notes = [a for a in figures(html)["compare-timeline"]["layout"]["annotations"] if "no data" in a["text"]]
+    assert len(notes) == 4
 
 
 def test_write_compare_report_rejects_a_non_run(tmp_path: Path) -> None:

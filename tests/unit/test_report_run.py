@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -11,12 +12,22 @@ from typing import Any
 import pytest
 
 from hpabench.analysis.report import lag, render_run_report, write_run_report
+from hpabench.analysis.report.plotlyjs import bundled_plotlyjs
 from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
 from hpabench.errors import SpecError
 from tests.synthetic_run import make_synthetic_run
-from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc
+from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc, figures, traces, values
+
+
+def panel_titles(figure: dict[str, Any]) -> list[str]:
+    """The timeline's panel titles, top to bottom (bold annotations above each subplot)."""
+    return [
+        re.sub(r"<[^>]+>", "", a["text"]).split("  ")[0]
+        for a in figure["layout"]["annotations"]
+        if a["text"].startswith("<b>")
+    ]
 
 
 def kpi(value: float | None, unit: str, label: str, better: str | None = "lower") -> dict[str, Any]:
@@ -68,14 +79,35 @@ def test_report_has_header_cards_timeline_and_phases(spike_run: Path) -> None:
     assert f"client p95 latency {format_number(p95)} ms" in doc.joined  # key numbers in the header
     assert f'card-value">{format_number(p95)} ms<' in html
     assert "SLO 300 ms" in doc.joined  # the card is judged against the run's SLO
-    # One shared time axis: five stacked panels using the same x range.
-    panels = re.findall(r'<svg class="tl-panel"[^>]*data-t0="([^"]+)" data-t1="([^"]+)"', html)
-    assert len(panels) == 5 and len(set(panels)) == 1
-    for title in ("Load", "Latency", "Error rate", "Replicas", "CPU per pod vs request"):
-        assert f'<span class="tl-title">{title}' in html
-    assert "planned" in doc.joined and "server p95" in doc.joined and "desired (HPA)" in doc.joined
-    assert "pod ready" in doc.joined  # pod ready ticks are annotated
-    assert re.search(r"1→\d", html)  # hpa_rescale annotation on the timeline
+    # One shared time axis: six stacked panels whose x axes all follow the first.
+    timeline = figures(html)["timeline"]
+    assert panel_titles(timeline) == [
+        "Load",
+        "Latency (log scale)",
+        "Error rate",
+        "Replicas",
+        "CPU per pod vs request",
+        "Traffic share per pod",
+    ]
+    layout = timeline["layout"]
+    assert all(layout[f"xaxis{i}"]["matches"] == "x" for i in range(2, 7))
+    assert layout["yaxis2"]["type"] == "log"
+    names = {t["name"] for t in traces(timeline)}
+    assert {"planned", "server p95", "desired (HPA)", "ready", "spec", "pod ready", "SLO p95 300 ms"} <= names
+    assert {"request 200m", "limit 500m", "HPA target 60% = 120m", "per-pod CPU"} <= names
+    # HPA decisions: markers on Replicas whose hover says what the HPA saw and what held it.
+    ups = next(t for t in traces(timeline, "y4") if t["name"] == "HPA scale-up")
+    assert ups["hovertemplate"] == "%{text}<extra></extra>"
+    assert all("HPA scaled 1 → " in text or "HPA scaled" in text for text in ups["text"])
+    first = ups["text"][0]
+    assert "saw cpu: " in first and "(target 60%)" in first and "held by: " in first and "reason: " in first
+    # Per-pod traffic share: stacked layers, one per web pod.
+    shares = traces(timeline, "y6")
+    assert len(shares) == len(build_summary(run)["pods"]) and all(t["stackgroup"] for t in shares)
+    # Stage buttons zoom every panel to one load stage.
+    labels = [b["label"] for b in layout["updatemenus"][0]["buttons"]]
+    assert labels[0] == "whole run" and any(label.startswith("spike (") for label in labels)
+    assert doc.joined.count("needs JavaScript") == 2  # each chart says so until it is drawn
     # Phase table: every phase with its p95.
     for phase in summary["phases"]:
         assert f"<td>{phase['name']}</td>" in html
@@ -86,8 +118,10 @@ def test_report_has_header_cards_timeline_and_phases(spike_run: Path) -> None:
     assert "metrics delay" in doc.joined and f">{format_number(total)} s<" in html
     assert "mean of scale-ups" in doc.joined
     assert "/items/{id}" in doc.joined  # the per-route table
-    # Offline: no external resources referenced.
-    assert not re.search(r'(src|href)="(https?:)?//', html)
+    # Offline: no external resources referenced; plotly.js is in the page.
+    assert f"<script>{bundled_plotlyjs()}</script>" in html
+    ours = html.replace(bundled_plotlyjs(), "")
+    assert not re.search(r'(src|href)="(https?:)?//', ours) and "<script src=" not in ours
 
 
 def test_a_hand_written_summary_drives_cards_and_lag(spike_run: Path) -> None:
@@ -122,10 +156,16 @@ def test_every_user_string_is_escaped(tmp_path: Path) -> None:
     html = render_run_report(run, summary)
     doc = Doc(html)
     assert "img" not in doc.tags
-    assert doc.tags.count("script") == 2  # the timeline's JSON data and the hover script
+    # plotly.js, the boot script and the two figures' JSON (timeline, lag breakdown): nothing else.
+    assert doc.tags.count("script") == 4
     assert not [a for a in doc.attributes if a.startswith("on")]
     assert HOSTILE in doc.joined  # shown as text, literally
-    assert "alert(1)</script>" not in html.replace("<\\/script>", "")
+    assert "alert(1)</script>" not in html
+    # Inside the figure JSON the strings are escaped for plotly (shown literally, not as markup).
+    timeline = figures(html)["timeline"]
+    stage_notes = [a["text"] for a in timeline["layout"]["annotations"]]
+    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;".replace("&quot;", '"') in stage_notes
+    assert all("<img" not in b["label"] for b in timeline["layout"]["updatemenus"][0]["buttons"])
 
 
 def test_interrupted_run_is_marked_and_partial(tmp_path: Path) -> None:
@@ -163,8 +203,14 @@ def test_missing_data_renders_no_data_instead_of_crashing(tmp_path: Path) -> Non
     html = render_run_report(run, {"kpis": {"p95_ms": kpi(None, "ms", "client p95 latency")}})
     doc = Doc(html)
     assert "client p95 latency –" in doc.joined
-    assert html.count(">no data<") == 2  # latency and errors: nothing recorded (load has the plan)
-    assert "no per-pod CPU data" in doc.joined
+    notes = [a["text"] for a in figures(html)["timeline"]["layout"]["annotations"] if a["text"].startswith("<i>")]
+    # Latency and errors: nothing recorded (load has the plan); no Prometheus: no CPU, no shares.
+    assert notes == [
+        "<i>no data</i>",
+        "<i>no data</i>",
+        "<i>no per-pod CPU data</i>",
+        "<i>no per-pod request rates</i>",
+    ]
     assert "data/client_stats missing" in doc.joined  # the loader's notes are shown
     assert "No phases in the summary." in doc.joined
     assert "no load change with a scale response" in doc.joined
@@ -260,10 +306,14 @@ def test_lag_section_draws_each_change_and_explains_gaps() -> None:
     html = lag.render_lag_section(summary)
     doc = Doc(html)
     assert "↑ 1:00 1→4 pods" in doc.joined and ">41 s<" in html  # 12.5 + 5.5 + 0 + 23
-    assert html.count("<rect x=") == 3  # the zero hold and the all-null change draw nothing
+    bars = figures(html)["lag-chart"]["data"][:4]
+    assert [t["name"] for t in bars] == [seg.label for seg in lag.SEGMENTS]
+    assert [values(t["x"])[0] for t in bars] == [5.5, 12.5, pytest.approx(math.nan, nan_ok=True), 23.0]
+    assert all(values(t["x"]).size == 1 for t in bars)  # the all-null change has no bar
+    assert "<td>↑ 1:00 1→4 pods</td><td>5.5 s</td><td>12.5 s</td><td>0 s</td><td>23 s</td><td>41 s</td>" in html
     assert "capped at min/max replicas" in doc.joined
     assert "capacity never reached the desired count" in doc.joined
-    assert "script" not in doc.tags and HOSTILE in doc.joined
+    assert doc.tags.count("script") == 1 and HOSTILE in doc.joined  # the figure's JSON only
     assert "no load change with a scale response" in lag.render_lag_section({"load_changes": []})
 
 
@@ -271,8 +321,10 @@ def test_closed_model_run_gets_a_users_panel_and_no_scaling_renders(tmp_path: Pa
     path = make_synthetic_run(tmp_path / "r", duration_s=120, seed=4, closed_model=True, scale_events=False)
     run = load_run(path)
     html = render_run_report(run, build_summary(run))
-    titles = re.findall(r'<span class="tl-title">([^<]+)</span>', html)
-    assert titles[:2] == ["Load", "Users (closed model)"] and len(titles) == 6
-    assert "planned users" in html
-    assert "maxReplicas 1" in html
-    assert not re.search(r'class="tl-mark"[^>]*>\d+→\d+<', html)  # no rescale happened, none drawn
+    timeline = figures(html)["timeline"]
+    titles = panel_titles(timeline)
+    assert titles[:2] == ["Load", "Users (closed model)"] and len(titles) == 7
+    names = {t["name"] for t in traces(timeline)}
+    assert {"planned users", "maxReplicas 1"} <= names
+    assert not {"HPA scale-up", "HPA scale-down"} & names  # no rescale happened, none drawn
+    assert not [s for s in timeline["layout"]["shapes"] if s["type"] == "line"]
