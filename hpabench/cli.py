@@ -17,12 +17,13 @@ from hpabench import __version__
 from hpabench.console import Console
 from hpabench.errors import EXIT_INVALID_INPUT, EXIT_OK, HpabenchError, RunInterrupted
 from hpabench.pipeline import DEFAULT_REPORTS_DIR
+from hpabench.tuning_cli import add_commands, add_set_option
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
-    objects = render_objects(args.variant, args.image)
+    objects = render_objects(args.variant, args.image, args.overrides)
     if args.validate:
         from hpabench.deploy.validate import validate_objects
         from hpabench.errors import SpecError
@@ -67,6 +68,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scrape_interval_s=args.scrape_interval_s,
         image=args.image,
         label=args.label,
+        variant_overrides=tuple(args.overrides),
     )
     outcome = run_benchmark(options, Console())
     print(json.dumps({"run": str(outcome.run_path), "status": outcome.status, "flags": list(outcome.flags)}))
@@ -120,7 +122,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from hpabench.deploy.local.daemon import up
     from hpabench.deploy.render import render_objects
 
-    objects = render_objects(args.variant, args.image)
+    objects = render_objects(args.variant, args.image, args.overrides)
     info = up(objects, args.reports_dir, _local_settings(args))
     for key, value in info.items():
         print(f"{key}: {value}")
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     def variant_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--variant", type=Path, help="variant YAML (default: the baseline)")
         p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
+        add_set_option(p)
 
     p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
     variant_args(p)
@@ -225,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--scrape-interval-s", type=float, default=5.0)
             p.add_argument("--no-autoscale", action="store_true")
         p.set_defaults(func=func)
+    add_commands(add, reports_dir)
     return parser
 
 

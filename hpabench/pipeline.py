@@ -67,6 +67,8 @@ class RunOptions:
     image: str | None = None
     label: str | None = None
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
+    # `--set path=value` overrides of the variant's knobs (deploy/variant_layers.py).
+    variant_overrides: tuple[str, ...] = ()
     # Settings only one target understands (e.g. the k8s target's context); the target validates them.
     target_settings: dict[str, Any] = field(default_factory=dict)
 
@@ -154,7 +156,7 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     """Load and validate every input, including the target's own admission of the rendered
     objects; raises SpecError (exit 2) listing all problems found. Starts nothing."""
     from hpabench.deploy.render import render
-    from hpabench.deploy.variant import default_variant, load_variant
+    from hpabench.deploy.variant import resolve_variant
     from hpabench.scenarios.catalogue import load_scenario
 
     factory = target_factory or get_target(options.target)
@@ -162,7 +164,7 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     if option_issues:
         raise SpecError(option_issues, headline="invalid command-line values:")
     scenario = load_scenario(options.scenario)
-    variant = load_variant(options.variant) if options.variant else default_variant()
+    variant = resolve_variant(options.variant, options.variant_overrides)
     objects = render(variant, image=options.image)
     hpa_settings = variant.controller
     if options.hpa_overrides:
@@ -209,6 +211,17 @@ def warmup_paths(objects: list[dict[str, Any]], workload: str = "web") -> list[s
             if declared:
                 return declared
     return list(DEFAULT_WARMUP_PATHS)
+
+
+def client_keepalive(objects: list[dict[str, Any]]) -> bool:
+    """False when the web Service says `hpabench.io/client-keepalive: "false"` (a variant knob)."""
+    from hpabench.deploy.render_tuning import KEEPALIVE_ANNOTATION
+
+    for obj in objects:
+        if obj.get("kind") == "Service" and (obj.get("metadata") or {}).get("name") == "web":
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            return str(annotations.get(KEEPALIVE_ANNOTATION, "true")).lower() != "false"
+    return True
 
 
 def _warm_up(service_url: str, paths: list[str], console: Console) -> None:
@@ -290,6 +303,7 @@ class Pipeline:
             status_hint=status_hint,
             events=self.run.events,
             allowed_hosts=frozenset(deployed.load_hosts),
+            keepalive=client_keepalive(resolved.objects),
         )
         driver = self.driver or run_load
         started = time.time()

@@ -94,6 +94,7 @@ class DriverConfig:
     status_hint: Callable[[], dict[str, Any]] | None = None
     events: EventLog | None = None
     allowed_hosts: frozenset[str] = frozenset()
+    keepalive: bool = True  # client HTTP keep-alive; False opens a connection per request
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,12 @@ class _Session:
             raise LoadDriverError(f"{data_dir} already holds load data from another run; use a fresh directory")
         generators = self.config.workers or 1
         RuntimeConfig(
-            self.scenario, self.config.time_scale, data_dir, generators, self.config.locustfile is not None
+            self.scenario,
+            self.config.time_scale,
+            data_dir,
+            generators,
+            self.config.locustfile is not None,
+            keepalive=self.config.keepalive,
         ).write(data_dir / CONFIG_FILE)
         common = [
             "--host",

@@ -13,6 +13,7 @@ from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.validate import validate_hpa
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cluster import LocalCluster
+from hpabench.deploy.local.netem import netem_admission
 from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
@@ -86,6 +87,7 @@ class LocalTarget:
             needed += ["redis-server"]
         if is_root() and self.settings.drop_privileges:
             needed += ["setpriv"]
+        issues += netem_admission(objects)
         check_binaries(needed)
         return issues
 

@@ -1,0 +1,96 @@
+"""Added latency, jitter, loss and bandwidth limits between tiers on the local target (netem).
+
+The rendered Services carry `hpabench.io/netem` (see `deploy/render_tuning.py`). Applying it
+locally needs the kernel's traffic control inside network namespaces the suite creates for the
+tiers (never on the machine's own interfaces), which needs root. `netem_admission(objects)` is
+what the local target says before a run starts: without root every impaired tier is refused with
+the reason; with root the tiers the local target can impair are accepted (`netns.py` does the
+namespaces, veth pairs and qdiscs and removes them at teardown).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hpabench.deploy.local.procs import is_root
+from hpabench.deploy.render_tuning import NETEM_ANNOTATION
+from hpabench.errors import SpecIssue
+
+SOURCE = "rendered manifests"
+# The tiers whose traffic the local target can route through a namespace today.
+SUPPORTED_SERVICES: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Impairment:
+    """netem parameters for the link in front of one Service."""
+
+    service: str
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    rate_mbit: float | None = None
+
+    def netem_args(self) -> list[str]:
+        """`tc qdisc add ... netem <args>` (pure; tc-netem(8) syntax)."""
+        args: list[str] = []
+        if self.delay_ms > 0:
+            args += ["delay", f"{self.delay_ms:g}ms"]
+            if self.jitter_ms > 0:
+                args += [f"{self.jitter_ms:g}ms", "distribution", "normal"]
+        if self.loss_pct > 0:
+            args += ["loss", f"{self.loss_pct:g}%"]
+        if self.rate_mbit is not None:
+            args += ["rate", f"{self.rate_mbit:g}mbit"]
+        return args
+
+
+def impairments(objects: list[dict[str, Any]]) -> list[Impairment]:
+    """Every Service's `hpabench.io/netem` annotation, parsed (malformed ones raise ValueError)."""
+    found = []
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        meta = obj.get("metadata") or {}
+        raw = (meta.get("annotations") or {}).get(NETEM_ANNOTATION)
+        if raw is None:
+            continue
+        data = json.loads(str(raw))
+        found.append(Impairment(service=str(meta.get("name")), **data))
+    return found
+
+
+def netem_admission(objects: list[dict[str, Any]], root: bool | None = None) -> list[SpecIssue]:
+    """Why the local target cannot apply the rendered impairments (empty: it can, or none asked)."""
+    try:
+        wanted = impairments(objects)
+    except (ValueError, TypeError) as exc:
+        return [SpecIssue(SOURCE, f"metadata.annotations.{NETEM_ANNOTATION}", f"is not valid netem JSON: {exc}")]
+    if not wanted:
+        return []
+    root = is_root() if root is None else root
+    issues = []
+    for impairment in wanted:
+        where = f"Service/{impairment.service}.metadata.annotations.{NETEM_ANNOTATION}"
+        if not root:
+            issues.append(
+                SpecIssue(
+                    SOURCE,
+                    where,
+                    "added latency/loss between tiers needs root: the local target applies it with tc netem "
+                    "inside network namespaces it creates (never on this machine's interfaces); run as root "
+                    "or drop the networking.netem knob",
+                )
+            )
+        elif impairment.service not in SUPPORTED_SERVICES:
+            issues.append(
+                SpecIssue(
+                    SOURCE,
+                    where,
+                    f"the local target cannot yet route traffic to Service {impairment.service!r} through a "
+                    "network namespace, so the impairment would be silently missing; refused",
+                )
+            )
+    return issues
