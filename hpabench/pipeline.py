@@ -69,6 +69,8 @@ class RunOptions:
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
     # `--set path=value` overrides of the variant's knobs (deploy/variant_layers.py).
     variant_overrides: tuple[str, ...] = ()
+    # Studies: place the HPA's sync grid this fraction of a sync period after the load start.
+    hpa_sync_phase: float | None = None
     # Settings only one target understands (e.g. the k8s target's context); the target validates them.
     target_settings: dict[str, Any] = field(default_factory=dict)
 
@@ -307,6 +309,7 @@ class Pipeline:
         )
         driver = self.driver or run_load
         started = time.time()
+        self._align_autoscaler(resolved, deployed, started)
         self.run.update_manifest(load_started_at=started)
         try:
             result = driver(config, progress=self.console.live)
@@ -323,6 +326,19 @@ class Pipeline:
         if result.interrupted:
             raise KeyboardInterrupt("load driver interrupted")
         return result
+
+    def _align_autoscaler(self, resolved: _Resolved, deployed: Deployed, load_start_ts: float) -> None:
+        """Seed the HPA sync phase relative to the load start, if asked and the target can."""
+        assert self.run is not None
+        if self.options.hpa_sync_phase is None:
+            return
+        align = getattr(deployed, "align_autoscaler", None)
+        phase_s = (self.options.hpa_sync_phase % 1.0) * resolved.hpa_settings.sync_period_s
+        if align is None:
+            self.run.events.emit("warning", message="this target cannot place the HPA sync phase; it is only measured")
+            return
+        align(load_start_ts, phase_s)
+        self.run.update_manifest(hpa_sync_phase={"fraction": self.options.hpa_sync_phase, "phase_s": phase_s})
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect

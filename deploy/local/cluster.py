@@ -466,6 +466,11 @@ class LocalCluster:
         """`kubectl describe hpa`-style text of every running HPA controller."""
         return [controller.status().describe() for controller in self._controllers]
 
+    @property
+    def hpa_controllers(self) -> list[Any]:
+        """The running HPA controllers (empty without autoscaling)."""
+        return list(self._controllers)
+
     # ------------------------------------------------------------------ stop
 
     def stop(self) -> None:

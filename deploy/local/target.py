@@ -51,6 +51,11 @@ class LocalDeployed:
         ready = sum(1 for pod in deployment.pods() if pod.ready)
         return ReplicaView(spec_replicas=deployment.spec_replicas, ready_replicas=ready)
 
+    def align_autoscaler(self, anchor_ts: float, phase_s: float) -> None:
+        """Place every HPA controller's sync grid at `phase_s` after `anchor_ts` (studies)."""
+        for controller in self.cluster.hpa_controllers:
+            controller.align_sync(anchor_ts, phase_s)
+
     def stop(self) -> None:
         self.cluster.stop()
 
