@@ -9,7 +9,7 @@ VARIANT ?=
 TIME_SCALE ?= 1
 RUNS ?=
 
-.PHONY: setup system test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system test test-unit test-integration bench compare study benchmark lint typecheck clean
 
 setup: system $(VENV)/.installed
 
@@ -38,6 +38,11 @@ bench: setup
 
 compare: setup
 	$(HPABENCH) compare $(RUNS)
+
+# A study (scenarios/studies/<STUDY>.yaml or a path); run it again to resume after an interruption.
+STUDY ?= tuning-review
+study: setup
+	$(HPABENCH) study run $(STUDY) $(if $(STUDY_TIME_SCALE),--time-scale $(STUDY_TIME_SCALE))
 
 benchmark: setup
 	$(PY) -m benchmarks

@@ -75,7 +75,10 @@ def resolve_variants(spec: StudySpec, spec_path: Path, time_scale: float) -> dic
         try:
             path = _variant_file(entry, spec_path.parent)
             for scenario in spec.scenarios:
-                inputs = resolve_inputs(_options(spec, scenario, path, tuple(entry.set), time_scale, Path(".")))
+                options = _options(
+                    spec, scenario_ref(spec_path, scenario), path, tuple(entry.set), time_scale, Path(".")
+                )
+                inputs = resolve_inputs(options)
             resolved[entry.name] = ResolvedVariant(
                 entry.name,
                 path,
@@ -90,6 +93,12 @@ def resolve_variants(spec: StudySpec, spec_path: Path, time_scale: float) -> dic
     if issues:
         raise SpecError(issues, headline=f"study {spec.name!r}: variants that cannot run:")
     return resolved
+
+
+def scenario_ref(spec_path: Path, scenario: str) -> str:
+    """A scenario path relative to the study file becomes absolute; catalogue names stay."""
+    beside = spec_path.parent / scenario
+    return str(beside.absolute()) if scenario.endswith((".yaml", ".yml")) and beside.is_file() else scenario
 
 
 def _options(
@@ -116,6 +125,7 @@ def _options(
 
 
 def planned_run_s(spec: StudySpec, scenario: str, time_scale: float) -> float:
+    """Planned load seconds of `scenario` (a name or an absolute path)."""
     from hpabench.scenarios.catalogue import load_scenario
     from hpabench.scenarios.shapes import total_duration_s
 
@@ -208,10 +218,15 @@ def study_header(
     }
 
 
-def _eta(remaining: list[PlannedRun], spent_s: list[float], spec: StudySpec, time_scale: float) -> float:
+def _eta(
+    remaining: list[PlannedRun], spent_s: list[float], spec: StudySpec, time_scale: float, spec_path: Path
+) -> float:
+    """Seconds left: the mean of this session's runs so far, else planned load + ~40 s per run."""
     if spent_s:
         return len(remaining) * sum(spent_s) / len(spent_s)
-    return sum(planned_run_s(spec, r.scenario, time_scale) + spec.cooldown_s + 40.0 for r in remaining)
+    return sum(
+        planned_run_s(spec, scenario_ref(spec_path, r.scenario), time_scale) + spec.cooldown_s + 40.0 for r in remaining
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -251,7 +266,7 @@ def run_study(
     interrupted = False
     for position, planned in enumerate(todo):
         variant = variants[planned.variant]
-        eta = _clock(_eta(todo[position:], spent, spec, scale))
+        eta = _clock(_eta(todo[position:], spent, spec, scale, spec_path))
         console.stage(
             f"study run {len(state.records) + 1}/{len(plan)}",
             f"{planned.scenario} x {planned.variant} (repetition {planned.repetition}); "
@@ -259,23 +274,24 @@ def run_study(
         )
         options = _options(
             spec,
-            planned.scenario,
+            scenario_ref(spec_path, planned.scenario),
             variant.path,
             variant.overrides,
             scale,
             state.runs_dir,
-            label=f"{planned.scenario}-{planned.variant}-r{planned.repetition}",
+            label=f"{Path(planned.scenario).stem}-{planned.variant}-r{planned.repetition}",
             sync_phase=planned.sync_phase,
         )
         began = time.monotonic()
         try:
-            with limit.arm(time_limit_s(spec, planned.scenario, scale)):
+            with limit.arm(time_limit_s(spec, scenario_ref(spec_path, planned.scenario), scale)):
                 outcome = run_one(options)
         except KeyboardInterrupt:
             if not limit.fired:
                 interrupted = True
                 break
-            raise  # the alarm fired outside the pipeline's own handling: a tool error
+            # The limit struck outside the pipeline's own handling: still a failed trial.
+            outcome = RunOutcome(state.runs_dir, "interrupted", RunInterrupted.exit_code)
         if outcome.status == "interrupted" and not limit.fired:
             interrupted = True  # Ctrl-C during the run: not a result; redo it on resume
             break
@@ -333,10 +349,10 @@ def study_command(args: argparse.Namespace) -> int:
     if args.search:
         raise SpecError(SpecIssue("--search", "", "the optuna search is not implemented yet; run the study's grid"))
     if args.action == "plan":
-        spec, _ = load_study(args.file)
+        spec, spec_path = load_study(args.file)
         scale = args.time_scale if args.time_scale is not None else spec.time_scale
         plan = plan_runs(spec)
-        total = sum(planned_run_s(spec, r.scenario, scale) + spec.cooldown_s + 40.0 for r in plan)
+        total = _eta(plan, [], spec, scale, spec_path)
         for run in plan:
             phase = "free" if run.sync_phase is None else f"{run.sync_phase:.3f}"
             print(f"{run.index + 1:>3}  {run.key:<48} sync phase {phase}")
