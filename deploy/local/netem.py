@@ -11,9 +11,11 @@ namespaces, veth pairs and qdiscs and removes them at teardown).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hpabench.deploy.local.netns import qdisc_args, qdisc_problem
 from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.render_tuning import NETEM_ANNOTATION
 from hpabench.errors import SpecIssue
@@ -33,18 +35,9 @@ class Impairment:
     loss_pct: float = 0.0
     rate_mbit: float | None = None
 
-    def netem_args(self) -> list[str]:
-        """`tc qdisc add ... netem <args>` (pure; tc-netem(8) syntax)."""
-        args: list[str] = []
-        if self.delay_ms > 0:
-            args += ["delay", f"{self.delay_ms:g}ms"]
-            if self.jitter_ms > 0:
-                args += [f"{self.jitter_ms:g}ms", "distribution", "normal"]
-        if self.loss_pct > 0:
-            args += ["loss", f"{self.loss_pct:g}%"]
-        if self.rate_mbit is not None:
-            args += ["rate", f"{self.rate_mbit:g}mbit"]
-        return args
+    def qdisc_args(self) -> list[str]:
+        """`tc qdisc add ... root <args>` for this impairment (netem, or tbf for a rate alone)."""
+        return qdisc_args(self.delay_ms, self.jitter_ms, self.loss_pct, self.rate_mbit)
 
 
 def impairments(objects: list[dict[str, Any]]) -> list[Impairment]:
@@ -62,26 +55,42 @@ def impairments(objects: list[dict[str, Any]]) -> list[Impairment]:
     return found
 
 
-def netem_admission(objects: list[dict[str, Any]], root: bool | None = None) -> list[SpecIssue]:
-    """Why the local target cannot apply the rendered impairments (empty: it can, or none asked)."""
+def netem_admission(
+    objects: list[dict[str, Any]], root: bool | None = None, probe: Callable[[list[str]], str | None] = qdisc_problem
+) -> list[SpecIssue]:
+    """Why the local target cannot apply the rendered impairments (empty: none asked, or it can).
+    `probe` tries a qdisc in a throwaway namespace (see `netns.qdisc_problem`)."""
     try:
         wanted = impairments(objects)
     except (ValueError, TypeError) as exc:
         return [SpecIssue(SOURCE, f"metadata.annotations.{NETEM_ANNOTATION}", f"is not valid netem JSON: {exc}")]
-    if not wanted:
-        return []
     root = is_root() if root is None else root
     issues = []
     for impairment in wanted:
         where = f"Service/{impairment.service}.metadata.annotations.{NETEM_ANNOTATION}"
+        args = impairment.qdisc_args()
+        if not args:
+            continue  # all zero: nothing to impair
         if not root:
             issues.append(
                 SpecIssue(
                     SOURCE,
                     where,
-                    "added latency/loss between tiers needs root: the local target applies it with tc netem "
-                    "inside network namespaces it creates (never on this machine's interfaces); run as root "
-                    "or drop the networking.netem knob",
+                    "added latency/loss/bandwidth limits between tiers need root: the local target applies them "
+                    "with tc inside network namespaces it creates (never on this machine's interfaces); run as "
+                    "root or drop the networking.netem knob",
+                )
+            )
+            continue
+        problem = probe(args)
+        if problem is not None:
+            issues.append(
+                SpecIssue(
+                    SOURCE,
+                    where,
+                    f"this kernel refuses `tc qdisc add ... {' '.join(args)}` ({problem}; tried in a throwaway "
+                    f"network namespace): the {args[0]} qdisc (module sch_{args[0]}) is missing, so the impairment "
+                    "cannot be applied on this machine",
                 )
             )
         elif impairment.service not in SUPPORTED_SERVICES:

@@ -150,8 +150,9 @@ def test_keepalive_and_netem_annotations() -> None:
     assert client_keepalive(objects) is False and client_keepalive(render()) is True
     db = impairments(render(load_variant(VARIANTS_DIR / "db-latency-5ms.yaml")))
     assert db == [Impairment(service="postgres", delay_ms=5.0, jitter_ms=1.0)]
-    assert db[0].netem_args() == ["delay", "5ms", "1ms", "distribution", "normal"]
-    assert Impairment("web", loss_pct=1.5, rate_mbit=10).netem_args() == ["loss", "1.5%", "rate", "10mbit"]
+    assert db[0].qdisc_args() == ["netem", "delay", "5ms", "1ms", "distribution", "normal"]
+    assert Impairment("web", loss_pct=1.5, rate_mbit=10).qdisc_args() == ["netem", "loss", "1.5%", "rate", "10mbit"]
+    assert Impairment("web", rate_mbit=10).qdisc_args()[:3] == ["tbf", "rate", "10mbit"]
     with pytest.raises(SpecError, match="jitter_ms needs a delay_ms"):
         resolve_variant(None, ["networking.netem.web_db={jitter_ms: 2}"])
 
@@ -159,8 +160,13 @@ def test_keepalive_and_netem_annotations() -> None:
 def test_netem_refused_without_root_with_the_reason() -> None:
     objects = render(load_variant(VARIANTS_DIR / "cache-latency-2ms.yaml"))
     issues = netem_admission(objects, root=False)
-    assert len(issues) == 1 and "Service/redis" in issues[0].path and "needs root" in issues[0].message
+    assert len(issues) == 1 and "Service/redis" in issues[0].path and "need root" in issues[0].message
     assert netem_admission(render(), root=False) == []
+    # as root: a kernel without the qdisc is named as the reason; one with it still cannot route yet
+    missing = netem_admission(objects, root=True, probe=lambda args: "Specified qdisc kind is unknown.")
+    assert len(missing) == 1 and "sch_netem" in missing[0].message and "throwaway" in missing[0].message
+    unrouted = netem_admission(objects, root=True, probe=lambda args: None)
+    assert len(unrouted) == 1 and "cannot yet route" in unrouted[0].message
 
 
 def test_cli_variants_and_diff(capsys: pytest.CaptureFixture[str]) -> None:
