@@ -4,8 +4,10 @@ The rendered Services carry `hpabench.io/netem` (see `deploy/render_tuning.py`).
 locally needs the kernel's traffic control inside network namespaces the suite creates for the
 tiers (never on the machine's own interfaces), which needs root. `netem_admission(objects)` is
 what the local target says before a run starts: without root every impaired tier is refused with
-the reason; with root the tiers the local target can impair are accepted (`netns.py` does the
-namespaces, veth pairs and qdiscs and removes them at teardown).
+the reason; with root, each qdisc is first tried in a throwaway namespace (a kernel without
+`sch_netem` is named as the reason), and web→db / web→cache are accepted: `tierlinks.py` routes
+them through namespaces and veth pairs (`netns.py`) and removes them at teardown. client→web is
+refused for now (the load generator would have to run inside the namespace).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hpabench.errors import SpecIssue
 
 SOURCE = "rendered manifests"
 # The tiers whose traffic the local target can route through a namespace today.
-SUPPORTED_SERVICES: frozenset[str] = frozenset()
+SUPPORTED_SERVICES: frozenset[str] = frozenset({"postgres", "redis"})  # see tierlinks.py
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,10 @@ class TierLink:
     qdisc: tuple[str, ...]
 
     @classmethod
-    def create(cls, index: int, qdisc: Sequence[str] = (), pid: int | None = None) -> TierLink:
+    def create(
+        cls, index: int, qdisc: Sequence[str] = (), pid: int | None = None, qdisc_on_ns_end: bool = True
+    ) -> TierLink:
+        """See the module docstring; `qdisc_on_ns_end=False` impairs the host end's egress only."""
         pid = os.getpid() if pid is None else pid
         name = f"{PREFIX}{pid}-{index}"
         subnet = _free_subnet(pid, index)
@@ -142,7 +145,8 @@ class TierLink:
             _ip("-n", name, "link", "set", link.ns_if, "up")
             _ip("-n", name, "link", "set", "lo", "up")
             if qdisc:
-                for namespace, dev in ((None, link.host_if), (name, link.ns_if)):
+                ends = ((None, link.host_if), (name, link.ns_if)) if qdisc_on_ns_end else ((None, link.host_if),)
+                for namespace, dev in ends:
                     done = _tc(namespace, "qdisc", "add", "dev", dev, "root", *qdisc)
                     if done.returncode != 0:
                         raise TargetError(

@@ -119,6 +119,7 @@ def _options(
         time_scale=time_scale,
         reports_dir=reports_dir,
         scrape_interval_s=spec.scrape_interval_s,
+        hpa_overrides=dict(spec.controller),
         label=label,
         hpa_sync_phase=sync_phase,
     )

@@ -14,6 +14,7 @@ cooldown_s: 10                   # pause between runs (each run redeploys from i
 primary_kpi: p95_ms
 cost_kpi: replica_seconds
 sync_phase: {mode: seeded, hold_across_variants: true}
+controller: {sync_period_s: 5}   # HPA controller settings for every run (compressed runs)
 ```
 Variant entries are catalogue names, paths (relative to the study file, then the working
 directory), or `{name, variant, set}` for an override of a shipped variant. The baseline
@@ -80,7 +81,20 @@ class StudySpec(StrictModel):
     cost_kpi: str = "replica_seconds"
     sync_phase: SyncPhase = Field(default_factory=SyncPhase)
     target: str = "local"
+    # Controller settings for every run (e.g. a short sync period for compressed runs); HpaSettings names.
+    controller: dict[str, float] = Field(default_factory=dict)
     scrape_interval_s: float = Field(default=5.0, ge=0.5, le=60)
+
+    @field_validator("controller")
+    @classmethod
+    def _known_controller_settings(cls, value: dict[str, float]) -> dict[str, float]:
+        from hpabench.deploy.hpa.settings import HpaSettings
+
+        unknown = sorted(set(value) - set(HpaSettings.model_fields) - {"custom_metrics"})
+        if unknown:
+            raise ValueError(f"unknown controller settings {', '.join(unknown)} (see HpaSettings)")
+        HpaSettings.model_validate(value)
+        return value
 
     @field_validator("scenarios")
     @classmethod
