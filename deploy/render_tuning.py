@@ -35,7 +35,7 @@ def _cpu_target(hpa: dict[str, Any]) -> dict[str, Any] | None:
         if metric.get("type") == "Resource" and resource.get("name") == "cpu":
             target = resource.get("target") or {}
             if target.get("type") == "Utilization":
-                return target  # type: ignore[no-any-return]
+                return target
     return None
 
 

@@ -291,9 +291,12 @@ class Variant(StrictModel):
         hpa = data.get("hpa") if isinstance(data, dict) else None
         if not isinstance(hpa, dict) or hpa.get("target_rps_per_pod") is None:
             return data
-        controller = data.get("controller") if isinstance(data.get("controller"), dict) else {}
-        custom = controller.get("custom_metrics") if isinstance(controller.get("custom_metrics"), dict) else {}
-        if RPS_METRIC in custom or not isinstance(data.get("controller", {}), dict):
+        if not isinstance(data.get("controller", {}), dict):
+            return data  # validation reports the shape
+        controller: dict[str, Any] = data.get("controller") or {}
+        raw_custom = controller.get("custom_metrics")
+        custom: dict[str, Any] = raw_custom if isinstance(raw_custom, dict) else {}
+        if RPS_METRIC in custom:
             return data
         return {**data, "controller": {**controller, "custom_metrics": {**custom, RPS_METRIC: RPS_METRIC_QUERY}}}
 

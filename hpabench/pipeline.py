@@ -33,6 +33,7 @@ from hpabench.rundir import (
     STATUS_RUNNING,
     RunDir,
 )
+from hpabench.sync_phase import PhaseAligner
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
 
 DEFAULT_REPORTS_DIR = Path("reports")
@@ -309,11 +310,13 @@ class Pipeline:
         )
         driver = self.driver or run_load
         started = time.time()
-        self._align_autoscaler(resolved, deployed, started)
+        aligner = self._align_autoscaler(resolved, deployed, started)
         self.run.update_manifest(load_started_at=started)
         try:
             result = driver(config, progress=self.console.live)
         finally:
+            if aligner is not None:
+                aligner.stop()
             self.console.close()
             ended = time.time()
             self.load_window = (started, ended)
@@ -327,18 +330,19 @@ class Pipeline:
             raise KeyboardInterrupt("load driver interrupted")
         return result
 
-    def _align_autoscaler(self, resolved: _Resolved, deployed: Deployed, load_start_ts: float) -> None:
-        """Seed the HPA sync phase relative to the load start, if asked and the target can."""
+    def _align_autoscaler(self, resolved: _Resolved, deployed: Deployed, load_start_ts: float) -> PhaseAligner | None:
+        """Seed the HPA sync phase relative to the load start, if asked (see hpabench/sync_phase.py)."""
         assert self.run is not None
         if self.options.hpa_sync_phase is None:
-            return
-        align = getattr(deployed, "align_autoscaler", None)
+            return None
         phase_s = (self.options.hpa_sync_phase % 1.0) * resolved.hpa_settings.sync_period_s
-        if align is None:
+        aligner = PhaseAligner(deployed, self.run.data, phase_s)
+        if not aligner.supported:
             self.run.events.emit("warning", message="this target cannot place the HPA sync phase; it is only measured")
-            return
-        align(load_start_ts, phase_s)
+            return None
+        aligner.start(load_start_ts)
         self.run.update_manifest(hpa_sync_phase={"fraction": self.options.hpa_sync_phase, "phase_s": phase_s})
+        return aligner
 
     def _collect(self) -> None:
         from hpabench.analysis.collect import collect

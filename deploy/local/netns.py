@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from hpabench.errors import TargetError
 
 PREFIX = "hpb"
-SUBNET = ipaddress.ip_network("10.254.0.0/16")
+SUBNET = ipaddress.IPv4Network("10.254.0.0/16")
 _NAME = re.compile(rf"^{PREFIX}(\d+)-(\d+)$")
 COMMAND_TIMEOUT_S = 10.0
 
