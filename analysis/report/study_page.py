@@ -25,7 +25,10 @@ KPI_INFO = {  # name → (label, unit, better)
     "slo_violation_pct": ("time in SLO violation", "%", "lower"),
     "replica_seconds": ("web pod-seconds (cost)", "pod·s", "lower"),
     "cpu_request_core_seconds": ("CPU requested × time (cost)", "core·s", "lower"),
+    # Per-pod traffic share: long-lived (keep-alive) connections leave new pods without traffic.
+    "fairness_jain": ("traffic fairness across pods (Jain, 1 = even)", "ratio", "higher"),
 }
+INFO_KPIS = ("fairness_jain",)
 GUARD_KPIS = ("error_rate", "slo_violation_pct")
 CONNECTION_SERIES = "haproxy_client_connections_rps"
 
@@ -195,7 +198,7 @@ def render_study_report(header: dict[str, Any], records: Sequence[dict[str, Any]
     for scenario in spec["scenarios"]:
         ranked = {
             kpi: rank(trials, scenario, kpi, baseline, better=_info(kpi)[2], seed=spec.get("seed", 0))
-            for kpi in dict.fromkeys([primary, *GUARD_KPIS, cost_kpi])
+            for kpi in dict.fromkeys([primary, *GUARD_KPIS, cost_kpi, *INFO_KPIS])
         }
         label, unit, _ = _info(primary)
         guard = {r.variant: r for kpi in GUARD_KPIS for r in ranked.get(kpi, []) if r.significant and not r.improved}
@@ -223,7 +226,7 @@ def render_study_report(header: dict[str, Any], records: Sequence[dict[str, Any]
                 "min. detectable Δ: the difference these repetitions would detect with 80% power.",
             )
         )
-        for kpi in dict.fromkeys([*GUARD_KPIS, cost_kpi]):
+        for kpi in dict.fromkeys([*GUARD_KPIS, cost_kpi, *INFO_KPIS]):
             if kpi != primary:
                 k_label, k_unit, _ = _info(kpi)
                 body.append(section(k_label, _ranked_table(ranked[kpi], k_unit, baseline)))

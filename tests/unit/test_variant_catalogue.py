@@ -165,8 +165,10 @@ def test_netem_refused_without_root_with_the_reason() -> None:
     # as root: a kernel without the qdisc is named as the reason; one with it still cannot route yet
     missing = netem_admission(objects, root=True, probe=lambda args: "Specified qdisc kind is unknown.")
     assert len(missing) == 1 and "sch_netem" in missing[0].message and "throwaway" in missing[0].message
-    unrouted = netem_admission(objects, root=True, probe=lambda args: None)
-    assert len(unrouted) == 1 and "cannot yet route" in unrouted[0].message
+    assert netem_admission(objects, root=True, probe=lambda args: None) == []  # web->cache is routed
+    client = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 3}"]))
+    unrouted = netem_admission(client, root=True, probe=lambda args: None)
+    assert len(unrouted) == 1 and "Service/web" in unrouted[0].path and "cannot yet route" in unrouted[0].message
 
 
 def test_cli_variants_and_diff(capsys: pytest.CaptureFixture[str]) -> None:
