@@ -94,7 +94,7 @@ def _scatter(points: dict[str, tuple[float | None, float | None]], front: set[st
     known = {k: v for k, v in points.items() if v[0] is not None and v[1] is not None}
     if not known:
         return "<p>no data</p>"
-    width, height, pad = 480, 260, 50
+    width, height, pad = 520, 260, 50
     xs = [float(v[0]) for v in known.values()]  # type: ignore[arg-type]
     ys = [float(v[1]) for v in known.values()]  # type: ignore[arg-type]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
@@ -108,7 +108,7 @@ def _scatter(points: dict[str, tuple[float | None, float | None]], front: set[st
         f'text-anchor="middle">{esc(y_label)}</text>'
     )
     for name, (x, y) in sorted(known.items()):
-        px = pad + (float(x) - x0) / (x1 - x0) * (width - pad - 30)  # type: ignore[arg-type]
+        px = pad + 10 + (float(x) - x0) / (x1 - x0) * (width - pad - 150)  # type: ignore[arg-type]  # room for the label
         py = height - pad - (float(y) - y0) / (y1 - y0) * (height - pad - 20)  # type: ignore[arg-type]
         fill = "#2a7" if name in front else "none"
         parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{fill}" stroke="#2a7"/>')
