@@ -53,5 +53,5 @@ def test_readme_study_example_loads(tmp_path: Path) -> None:
     path = tmp_path / "my-review.yaml"
     path.write_text(text, encoding="utf-8")
     spec, _ = load_study(path)
-    assert [e.name for e in spec.variant_entries()][0] == "baseline"
+    assert spec.variant_entries()[0].name == "baseline"
     assert len(plan_runs(spec)) == 4 * 3
