@@ -207,6 +207,43 @@ def measured_sync_phase_s(run_path: Path) -> float | None:
     return float(after.min() - start) if len(after) else None
 
 
+def execute_run(
+    state: StudyState,
+    spec: StudySpec,
+    options: RunOptions,
+    limit_s: float,
+    limit: _TimeLimit,
+    run_one: RunOne,
+    fields: dict[str, Any],
+) -> dict[str, Any] | None:
+    """One run under the time limit, evaluated and recorded with `fields` (key, cell, phase);
+    None when the user interrupted it (not recorded, redone on resume)."""
+    began = time.monotonic()
+    try:
+        with limit.arm(limit_s):
+            outcome = run_one(options)
+    except KeyboardInterrupt:
+        if not limit.fired:
+            return None
+        # The limit struck outside the pipeline's own handling: still a failed trial.
+        outcome = RunOutcome(state.runs_dir, "interrupted", RunInterrupted.exit_code)
+    if outcome.status == "interrupted" and not limit.fired:
+        return None
+    failed, reasons, kpis = evaluate(outcome.run_path, spec, outcome.status, limit.fired)
+    record = {
+        **fields,
+        "run_path": str(outcome.run_path),
+        "status": outcome.status,
+        "failed": failed,
+        "reasons": reasons,
+        "kpis": kpis,
+        "sync_phase_measured_s": measured_sync_phase_s(outcome.run_path),
+        "duration_s": time.monotonic() - began,
+    }
+    state.record(record)
+    return record
+
+
 def study_header(
     spec: StudySpec, plan: list[PlannedRun], variants: dict[str, ResolvedVariant], time_scale: float
 ) -> dict[str, Any]:
@@ -284,37 +321,27 @@ def run_study(
             sync_phase=planned.sync_phase,
         )
         began = time.monotonic()
-        try:
-            with limit.arm(time_limit_s(spec, scenario_ref(spec_path, planned.scenario), scale)):
-                outcome = run_one(options)
-        except KeyboardInterrupt:
-            if not limit.fired:
-                interrupted = True
-                break
-            # The limit struck outside the pipeline's own handling: still a failed trial.
-            outcome = RunOutcome(state.runs_dir, "interrupted", RunInterrupted.exit_code)
-        if outcome.status == "interrupted" and not limit.fired:
-            interrupted = True  # Ctrl-C during the run: not a result; redo it on resume
-            break
-        failed, reasons, kpis = evaluate(outcome.run_path, spec, outcome.status, limit.fired)
-        state.record(
+        record = execute_run(
+            state,
+            spec,
+            options,
+            time_limit_s(spec, scenario_ref(spec_path, planned.scenario), scale),
+            limit,
+            run_one,
             {
                 "key": planned.key,
                 "index": planned.index,
                 "scenario": planned.scenario,
                 "variant": planned.variant,
                 "repetition": planned.repetition,
-                "run_path": str(outcome.run_path),
-                "status": outcome.status,
-                "failed": failed,
-                "reasons": reasons,
-                "kpis": kpis,
                 "sync_phase": planned.sync_phase,
-                "sync_phase_measured_s": measured_sync_phase_s(outcome.run_path),
                 "sync_period_s": variant.sync_period_s,
-                "duration_s": time.monotonic() - began,
-            }
+            },
         )
+        if record is None:
+            interrupted = True  # Ctrl-C during the run: not a result; redo it on resume
+            break
+        failed, reasons = record["failed"], record["reasons"]
         spent.append(time.monotonic() - began + spec.cooldown_s)
         if failed:
             console.warn(f"failed trial {planned.key}: {'; '.join(reasons)} (kept as data)")
