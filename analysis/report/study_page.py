@@ -164,11 +164,12 @@ def _runs_table(records: Sequence[dict[str, Any]]) -> str:
                 format_value(planned_s, "s"),
                 format_value(r.get("sync_phase_measured_s"), "s"),
                 format_value(_connections(run_path), "conn/s"),
+                esc(", ".join(r.get("overrides") or [])) or "–",
                 esc("; ".join(r.get("reasons") or [])) or "–",
             ]
         )
     header = ["#", "scenario", "variant", "rep", "run", "status", "p95", "cost", "HPA phase planned",
-              "HPA phase measured", "new client conns", "failed-trial reasons"]  # fmt: skip
+              "HPA phase measured", "new client conns", "settings (--set)", "failed-trial reasons"]  # fmt: skip
     return table(header, rows)
 
 
@@ -181,7 +182,13 @@ def render_study_report(header: dict[str, Any], records: Sequence[dict[str, Any]
     body = [f"<h1>{esc(title)}</h1>"]
     if spec.get("description"):
         body.append(f"<p>{esc(spec['description'])}</p>")
-    total = len(header.get("plan", []))
+    search = header.get("mode") == "search"
+    total = len(header.get("plan", [])) if not search else len(records)
+    if search:
+        body.append(
+            "<p>A search (optuna ask/tell within the spec's ranges): each sNNN is one proposal, "
+            "measured once; the baseline ran between proposals.</p>"
+        )
     body.append(
         f"<p>{len(records)} of {total} runs done · {len(spec['scenarios'])} scenario(s) × "
         f"{len(header.get('variants', {}))} variants × {reps} repetitions · time scale {header.get('time_scale')} · "

@@ -375,7 +375,17 @@ def study_command(args: argparse.Namespace) -> int:
         print(write_study_report(directory.absolute()))
         return EXIT_OK
     if args.search:
-        raise SpecError(SpecIssue("--search", "", "the optuna search is not implemented yet; run the study's grid"))
+        if args.action != "run":
+            raise SpecError(SpecIssue("--search", "", "only with `study run`"))
+        from hpabench.study.search import run_search
+
+        found = run_search(
+            args.file, args.budget, out=args.out, reports_dir=args.reports_dir, time_scale=args.time_scale
+        )
+        print(json.dumps({"study": str(found.path), "proposals": found.done, "budget": found.total,
+                          "failed_trials": found.failed_trials, "report": str(found.report) if found.report else None,
+                          "interrupted": found.interrupted}))  # fmt: skip
+        return found.exit_code
     if args.action == "plan":
         spec, spec_path = load_study(args.file)
         scale = args.time_scale if args.time_scale is not None else spec.time_scale

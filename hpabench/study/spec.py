@@ -64,6 +64,40 @@ class SyncPhase(StrictModel):
     hold_across_variants: bool = True
 
 
+class KnobRange(StrictModel):
+    """One knob of the search: `low`..`high` (integers → int, else float; optional `step`), or
+    `choices` (any YAML values, e.g. quantities "300m", "1")."""
+
+    low: float | None = None
+    high: float | None = None
+    step: float | None = Field(default=None, gt=0)
+    choices: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> KnobRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either choices (non-empty) or low/high, not both")
+        elif self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError("needs low < high, or choices")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        values = [self.low, self.high, self.step]
+        return all(v is None or float(v).is_integer() for v in values)
+
+
+class SearchSpace(StrictModel):
+    """`--search optuna`: proposals start from `variant` and set `knobs` (variant knob paths, as
+    for --set); the baseline runs first and again after every `baseline_every` proposals."""
+
+    variant: str = "baseline"
+    scenario: str | None = None  # default: the study's first scenario
+    knobs: dict[str, KnobRange] = Field(min_length=1)
+    baseline_every: int = Field(default=4, ge=1, le=100)
+
+
 class StudySpec(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     description: str = ""
@@ -84,6 +118,7 @@ class StudySpec(StrictModel):
     # Controller settings for every run (e.g. a short sync period for compressed runs); HpaSettings names.
     controller: dict[str, float] = Field(default_factory=dict)
     scrape_interval_s: float = Field(default=5.0, ge=0.5, le=60)
+    search: SearchSpace | None = None
 
     @field_validator("controller")
     @classmethod
