@@ -12,7 +12,7 @@ TARGET ?=
 # extra options for TARGET=k8s, e.g. K8S_ARGS="--context kind-hpabench --image hpabench/refapp:dev"
 K8S_ARGS ?=
 
-.PHONY: setup system system-test tools test test-unit test-integration bench compare benchmark lint typecheck clean
+.PHONY: setup system system-test tools test test-unit test-integration bench compare study benchmark lint typecheck clean
 
 setup: system $(VENV)/.installed
 
@@ -49,6 +49,11 @@ bench: setup
 
 compare: setup
 	$(HPABENCH) compare $(RUNS)
+
+# A study (scenarios/studies/<STUDY>.yaml or a path); run it again to resume after an interruption.
+STUDY ?= tuning-review
+study: setup
+	$(HPABENCH) study run $(STUDY) $(if $(STUDY_TIME_SCALE),--time-scale $(STUDY_TIME_SCALE))
 
 benchmark: setup
 	$(PY) -m benchmarks

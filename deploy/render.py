@@ -15,7 +15,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ import jsonpointer
 import yaml
 
 from hpabench.contract import RENDERED_OBJECTS, write_text_atomic
+from hpabench.deploy.render_tuning import apply_tuning
 from hpabench.deploy.strategy import StrategyKnobs, apply_strategy
-from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, load_variant
+from hpabench.deploy.variant import Variant, cpu_millicores, default_variant, hpa_api_issues, resolve_variant
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.inputfile import read_input_text
 from hpabench.yamlstrict import parse_yaml_all
@@ -434,6 +435,16 @@ def _set_image(objects: list[dict[str, Any]], image: str) -> int:
     return replaced
 
 
+def _web_cpu_request_m(objects: list[dict[str, Any]]) -> int | None:
+    """The base web container's CPU request in millicores (the iso-scale-point reference)."""
+    deployment = find(objects, *WEB_DEPLOYMENT)
+    for container in ((deployment or {}).get("spec", {}).get("template", {}).get("spec", {})).get("containers", []):
+        if container.get("name") == WEB_CONTAINER:
+            cpu = ((container.get("resources") or {}).get("requests") or {}).get("cpu")
+            return cpu_millicores(str(cpu)) if cpu is not None else None
+    return None
+
+
 def render(
     variant: Variant | None = None, *, image: str | None = None, manifests_dir: Path | None = None
 ) -> list[dict[str, Any]]:
@@ -459,6 +470,7 @@ def render(
         seen.add(key)
 
     renderer = _Renderer(objects, variant, source)
+    base_request_m = _web_cpu_request_m(objects)
     renderer.issues += hpa_api_issues(variant, source)
     if image is not None:
         if not image.strip() or any(ch.isspace() for ch in image):
@@ -468,6 +480,7 @@ def render(
     renderer.apply_web()
     renderer.apply_hpa()
     renderer.apply_networking()
+    apply_tuning(renderer, base_request_m)
     renderer.check_cpu_request()
     renderer.check_db_connections()
     if renderer.issues:
@@ -503,10 +516,9 @@ def dump_yaml(objects: list[dict[str, Any]]) -> str:
     )
 
 
-def render_objects(variant_path: Path | None, image: str | None) -> list[dict[str, Any]]:
-    """Load `variant_path` (None: the baseline) and render it: what `hpabench render` prints."""
-    variant = load_variant(variant_path) if variant_path is not None else default_variant()
-    return render(variant, image=image)
+def render_objects(variant_path: Path | None, image: str | None, overrides: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Load `variant_path` (None: the baseline), apply `--set` overrides, render: what `hpabench render` prints."""
+    return render(resolve_variant(variant_path, overrides), image=image)
 
 
 def write_rendered(run_path: Path, objects: list[dict[str, Any]]) -> Path:

@@ -23,11 +23,32 @@ Knobs and where they land (render.py does the landing):
 - `controller` → the local HPA controller (`HpaSettings`, upstream defaults); `slo` → the gate.
 - `extras.networkpolicy`, `extras.pdb` → add `deploy/manifests/optional/` objects.
 - `patches` → one RFC 6902 operation each, on one object chosen by `kind` + `name`.
+
+Tuning-review knobs (issue 13):
+
+- `web.remove_limits: [cpu, memory]` → no limit at all on the web container for those resources.
+- `hpa.scale_point: raw | iso` (default raw). With `iso`, a variant that changes the CPU request
+  gets its CPU target rescaled so that request × target (the per-pod load at which the HPA
+  scales) stays what the base manifests have; the HPA carries `hpabench.io/scale-point-mode` and
+  `hpabench.io/scale-point-millicores` so the report can say which question was asked.
+- `hpa.target_rps_per_pod` → a `Pods` metric `http_requests_per_second` (AverageValue); the
+  local controller answers it from Prometheus (`controller.custom_metrics` gets the PromQL unless
+  the variant sets its own). `hpa.cpu_metric: false` drops the CPU metric (RPS only).
+- `web.readiness.{period_s, failure_threshold, initial_delay_s}` → the web readinessProbe.
+- `networking.lb_algorithm: source` → source-IP affinity (HAProxy `balance source`, the
+  counterpart of `sessionAffinity: ClientIP`); `networking.client_keepalive: false` → Service
+  annotation `hpabench.io/client-keepalive`, read by the load driver (a connection per request).
+- `networking.netem.{client_web, web_db, web_cache}` → `delay_ms`, `jitter_ms`, `loss_pct`,
+  `rate_mbit` added between the tiers, as annotation `hpabench.io/netem` (JSON) on the Service
+  the traffic goes to (web, postgres, redis); a target that cannot apply it refuses the run.
+- `extends: <variant>` and `--set path=value`: see `deploy/variant_layers.py`; the resolved
+  variant records them in `extends` and `overrides`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,10 +61,14 @@ from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSp
 from hpabench.deploy.hpa.validate import api_problems
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.slo import Slo
-from hpabench.specio import OneLineText, StrictModel, read_yaml, validate_data
+from hpabench.specio import OneLineText, StrictModel, validate_data
 
 BUILTIN_SOURCE = "<built-in baseline variant>"
-LB_ALGORITHMS = ("roundrobin", "leastconn", "random")
+LB_ALGORITHMS = ("roundrobin", "leastconn", "random", "source")
+RPS_METRIC = "http_requests_per_second"
+# What prometheus-adapter would serve for the Pods metric: the app's own request counter per pod.
+RPS_METRIC_QUERY = "sum by (pod) (rate(http_requests_total[30s]))"
+TIERS = ("client_web", "web_db", "web_cache")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -131,10 +156,20 @@ class RolloutKnobs(StrictModel):
         return self
 
 
+class Readiness(StrictModel):
+    """The web container's readinessProbe timing (unset fields keep the manifest's)."""
+
+    period_s: int | None = Field(default=None, ge=1, le=300)
+    failure_threshold: int | None = Field(default=None, ge=1, le=100)
+    initial_delay_s: int | None = Field(default=None, ge=0, le=3600)
+
+
 class WebKnobs(StrictModel):
     """The web tier. Unset knobs keep the base manifests' values."""
 
     resources: Resources | None = None
+    remove_limits: list[Literal["cpu", "memory"]] = Field(default_factory=list)
+    readiness: Readiness | None = None
     replicas: int | None = Field(default=None, ge=1, le=1000)
     concurrency: int | None = Field(default=None, ge=1, le=10_000)
     db_pool_max: int | None = Field(default=None, ge=1, le=1000)
@@ -152,15 +187,22 @@ class HpaKnobs(StrictModel):
     target_cpu_utilization: int | None = Field(default=None, ge=1, le=1000)
     metrics: list[MetricSpec] | None = None
     behavior: Behavior | None = None
+    scale_point: Literal["raw", "iso"] = "raw"
+    target_rps_per_pod: float | None = Field(default=None, gt=0, le=100_000)
+    cpu_metric: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> HpaKnobs:
         if not self.enabled:
-            set_knobs = sorted(name for name in self.model_fields_set if name != "enabled")
+            set_knobs = sorted(name for name in self.model_fields_set if name not in ("enabled", "scale_point"))
             if set_knobs:
                 raise ValueError(f"{', '.join(set_knobs)} set while enabled is false")
         if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}")
+        if not self.cpu_metric and self.target_rps_per_pod is None and not self.metrics:
+            raise ValueError("cpu_metric false leaves the HPA without any metric; set target_rps_per_pod or metrics")
+        if not self.cpu_metric and self.target_cpu_utilization is not None:
+            raise ValueError("target_cpu_utilization set while cpu_metric is false")
         return self
 
     def metrics_manifest(self) -> list[dict[str, Any]]:
@@ -175,10 +217,33 @@ class HpaKnobs(StrictModel):
         return dumped
 
 
+class Netem(StrictModel):
+    """Impairment added to one direction-pair between two tiers (Linux netem semantics)."""
+
+    delay_ms: float = Field(default=0.0, ge=0, le=10_000)
+    jitter_ms: float = Field(default=0.0, ge=0, le=10_000)
+    loss_pct: float = Field(default=0.0, ge=0, le=100)
+    rate_mbit: float | None = Field(default=None, gt=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _jitter_needs_delay(self) -> Netem:
+        if self.jitter_ms > 0 and self.delay_ms == 0:
+            raise ValueError("jitter_ms needs a delay_ms (netem varies the delay)")
+        return self
+
+
+class NetemKnobs(StrictModel):
+    client_web: Netem | None = None
+    web_db: Netem | None = None
+    web_cache: Netem | None = None
+
+
 class Networking(StrictModel):
     session_affinity: Literal["None", "ClientIP"] | None = None
-    lb_algorithm: Literal["roundrobin", "leastconn", "random"] | None = None
+    lb_algorithm: Literal["roundrobin", "leastconn", "random", "source"] | None = None
     max_conn_per_pod: int | None = Field(default=None, ge=1, le=100_000)
+    client_keepalive: bool | None = None
+    netem: NetemKnobs | None = None
 
 
 class Extras(StrictModel):
@@ -230,6 +295,8 @@ class Variant(StrictModel):
 
     name: str
     description: Annotated[OneLineText, Field(max_length=500)] = ""
+    extends: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(default_factory=list)
     web: WebKnobs = Field(default_factory=WebKnobs)
     hpa: HpaKnobs = Field(default_factory=HpaKnobs)
     networking: Networking = Field(default_factory=Networking)
@@ -246,6 +313,22 @@ class Variant(StrictModel):
         if len(value) > 63 or not _NAME.match(value):
             raise ValueError("must be lower-case letters, digits and '-', at most 63 (it labels objects and runs)")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rps_metric_query(cls, data: Any) -> Any:
+        # The Pods metric needs an adapter query; supply the app's unless the variant set one.
+        hpa = data.get("hpa") if isinstance(data, dict) else None
+        if not isinstance(hpa, dict) or hpa.get("target_rps_per_pod") is None:
+            return data
+        if not isinstance(data.get("controller", {}), dict):
+            return data  # validation reports the shape
+        controller: dict[str, Any] = data.get("controller") or {}
+        raw_custom = controller.get("custom_metrics")
+        custom: dict[str, Any] = raw_custom if isinstance(raw_custom, dict) else {}
+        if RPS_METRIC in custom:
+            return data
+        return {**data, "controller": {**controller, "custom_metrics": {**custom, RPS_METRIC: RPS_METRIC_QUERY}}}
 
     @property
     def source_file(self) -> str:
@@ -284,14 +367,29 @@ def hpa_api_issues(variant: Variant, file: str) -> list[SpecIssue]:
     return issues
 
 
-def load_variant(path: str | Path) -> Variant:
-    """Read and validate a variant file; raises SpecError listing every problem with its path."""
+def load_variant(path: str | Path, overrides: Sequence[str] = ()) -> Variant:
+    """Read and validate a variant file (its `extends` chain merged, then `overrides` applied,
+    see `variant_layers`); raises SpecError listing every problem with its path."""
+    from hpabench.deploy.variant_layers import apply_overrides, resolve_layers
+
     file = str(path)
-    variant = validate_data(Variant, read_yaml(path), file)
+    variant = validate_data(Variant, apply_overrides(resolve_layers(path), overrides), file)
     issues = hpa_api_issues(variant, file)
     if issues:
         raise SpecError(issues)
     return variant.with_source(file)
+
+
+def resolve_variant(path: str | Path | None, overrides: Sequence[str] = ()) -> Variant:
+    """`load_variant(path, overrides)`, or the built-in baseline with `overrides` applied."""
+    if path is not None:
+        return load_variant(path, overrides)
+    if not overrides:
+        return default_variant()
+    from hpabench.deploy.variant_layers import apply_overrides
+
+    base = default_variant().model_dump(exclude_defaults=True, mode="json")
+    return validate_data(Variant, apply_overrides(base, overrides), "--set")
 
 
 def default_variant() -> Variant:

@@ -28,6 +28,7 @@ from hpabench.errors import (
 from hpabench.inputfile import check_output_dir, check_output_file, require_outputs
 from hpabench.pipeline import DEFAULT_REPORTS_DIR
 from hpabench.termtext import escape_controls
+from hpabench.tuning_cli import add_commands, add_set_option
 
 
 def _path(text: str) -> Path:
@@ -40,7 +41,7 @@ def _path(text: str) -> Path:
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
-    objects = render_objects(args.variant, args.image)
+    objects = render_objects(args.variant, args.image, args.overrides)
     if args.validate is not None:
         from hpabench.deploy.validate import validate_objects
 
@@ -87,6 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         label=args.label,
         max_duration_s=args.max_duration,
         target_settings=target_settings_from_args(args),
+        variant_overrides=tuple(args.overrides),
     )
     if args.dry_run:
         from hpabench.pipeline import dry_run
@@ -160,7 +162,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     issues = scrape_interval_issues(args.scrape_interval_s) + check_output_dir(args.reports_dir, "--reports-dir")
     if issues:
         raise SpecError(issues, headline="invalid command-line values:")
-    objects = render_objects(args.variant, args.image)
+    objects = render_objects(args.variant, args.image, args.overrides)
     info = up(objects, args.reports_dir, _local_settings(args))
     for key, value in info.items():
         print(f"{key}: {value}")
@@ -249,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     def variant_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--variant", type=_path, help="variant YAML (default: the baseline)")
         p.add_argument("--image", help="override the web image (default: hpabench/refapp:<version>)")
+        add_set_option(p)
 
     p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
     variant_args(p)
@@ -324,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-autoscale", action="store_true")
         p.set_defaults(func=func)
     add_gc_command(sub)
+    add_commands(add, reports_dir)
     return parser
 
 

@@ -41,6 +41,7 @@ from hpabench.rundir import (
 from hpabench.signals import deferred_signals, fault_point
 from hpabench.slo import ResolvedSlo
 from hpabench.slo import resolve_slo as resolve_slo_fields
+from hpabench.sync_phase import PhaseAligner
 from hpabench.target import Deployed, Target, TargetFactory, TargetOptions, get_target
 from hpabench.teardown import (
     FLAG_REPORT_INTERRUPTED,
@@ -85,6 +86,10 @@ class RunOptions:
     image: str | None = None
     label: str | None = None
     hpa_overrides: dict[str, Any] = field(default_factory=dict)
+    # `--set path=value` overrides of the variant's knobs (deploy/variant_layers.py).
+    variant_overrides: tuple[str, ...] = ()
+    # Studies: place the HPA's sync grid this fraction of a sync period after the load start.
+    hpa_sync_phase: float | None = None
     # Settings only one target understands (e.g. the k8s target's context); the target validates them.
     target_settings: dict[str, Any] = field(default_factory=dict)
     # Bound of a run whose --locustfile brings its own LoadTestShape (required then; see own_shape.py).
@@ -171,7 +176,7 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     """Load and validate every input, including the target's own admission of the rendered
     objects; raises SpecError (exit 2) listing all problems found. Starts nothing."""
     from hpabench.deploy.render import render
-    from hpabench.deploy.variant import default_variant, load_variant
+    from hpabench.deploy.variant import resolve_variant
     from hpabench.scenarios.catalogue import load_scenario
     from hpabench.scenarios.locustcheck import LocustfileCheck
 
@@ -182,7 +187,9 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
         # Every input is checked and every problem reported at once, before anything starts.
         issues = options.issues()
         scenario = preflight.collect(issues, load_scenario, options.scenario)
-        variant = preflight.collect(issues, load_variant, options.variant) if options.variant else default_variant()
+        variant = preflight.collect(
+            issues, lambda path: resolve_variant(path, options.variant_overrides), options.variant
+        )
         scrape_s = options.scrape_interval_s if not cliinput.scrape_interval_issues(options.scrape_interval_s) else 5.0
         issues += preflight.profile_issues(rate_window_variables(scrape_s))
         if locust_check is not None:
@@ -250,6 +257,17 @@ def warmup_paths(objects: list[dict[str, Any]], workload: str = "web") -> list[s
             if declared:
                 return declared
     return list(DEFAULT_WARMUP_PATHS)
+
+
+def client_keepalive(objects: list[dict[str, Any]]) -> bool:
+    """False when the web Service says `hpabench.io/client-keepalive: "false"` (a variant knob)."""
+    from hpabench.deploy.render_tuning import KEEPALIVE_ANNOTATION
+
+    for obj in objects:
+        if obj.get("kind") == "Service" and (obj.get("metadata") or {}).get("name") == "web":
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            return str(annotations.get(KEEPALIVE_ANNOTATION, "true")).lower() != "false"
+    return True
 
 
 def _warm_up(service_url: str, paths: list[str], console: Console) -> None:
@@ -343,9 +361,11 @@ class Pipeline:
             stack=self.run.stack,
             shape_plan=self.plan,
             max_duration_s=self.options.max_duration_s,
+            keepalive=client_keepalive(resolved.objects),
         )
         driver = self.driver or run_load
         started = time.time()
+        aligner = self._align_autoscaler(resolved, deployed, started)
         self.run.update_manifest(load_started_at=started)
         runner = self._event_runner(resolved, deployed, started)
         interrupted = True
@@ -356,6 +376,8 @@ class Pipeline:
             if runner is not None:
                 # After a normal end a running rollout may finish; after Ctrl-C teardown comes first.
                 runner.stop(timeout_s=EVENT_JOIN_INTERRUPTED_S if interrupted else EVENT_JOIN_S)
+            if aligner is not None:
+                aligner.stop()
             self.console.close()
             ended = time.time()
             self.load_window = (started, ended)
@@ -373,6 +395,20 @@ class Pipeline:
         if result.interrupted:
             raise KeyboardInterrupt("load driver interrupted")
         return result
+
+    def _align_autoscaler(self, resolved: _Resolved, deployed: Deployed, load_start_ts: float) -> PhaseAligner | None:
+        """Seed the HPA sync phase relative to the load start, if asked (see hpabench/sync_phase.py)."""
+        assert self.run is not None
+        if self.options.hpa_sync_phase is None:
+            return None
+        phase_s = (self.options.hpa_sync_phase % 1.0) * resolved.hpa_settings.sync_period_s
+        aligner = PhaseAligner(deployed, self.run.data, phase_s)
+        if not aligner.supported:
+            self.run.events.emit("warning", message="this target cannot place the HPA sync phase; it is only measured")
+            return None
+        aligner.start(load_start_ts)
+        self.run.update_manifest(hpa_sync_phase={"fraction": self.options.hpa_sync_phase, "phase_s": phase_s})
+        return aligner
 
     def _show_top_errors(self, result: Any) -> None:
         """Why requests failed, on the console (status, route, count), when any did."""

@@ -104,6 +104,7 @@ class DriverConfig:
     # A user's own LoadTestShape (own_shape.ShapePlan): the plan, bounded by max_duration_s.
     shape_plan: Any = None
     max_duration_s: float | None = None
+    keepalive: bool = True  # client HTTP keep-alive; False opens a connection per request
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,12 @@ class _Session:
             raise LoadDriverError(f"{data_dir} already holds load data from another run; use a fresh directory")
         generators = self.config.workers or 1
         RuntimeConfig(
-            self.scenario, self.config.time_scale, data_dir, generators, self.config.locustfile is not None
+            self.scenario,
+            self.config.time_scale,
+            data_dir,
+            generators,
+            self.config.locustfile is not None,
+            keepalive=self.config.keepalive,
         ).write(data_dir / CONFIG_FILE)
         common = [
             "--host",

@@ -48,6 +48,7 @@ class RuntimeConfig:
     data_dir: Path
     generators: int  # processes that run users: 1 standalone, N workers in distributed mode
     own_locustfile: bool = False
+    keepalive: bool = True  # False: every request on a fresh connection (`Connection: close`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class RuntimeConfig:
             "data_dir": str(self.data_dir),
             "generators": self.generators,
             "own_locustfile": self.own_locustfile,
+            "keepalive": self.keepalive,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class RuntimeConfig:
             data_dir=Path(data["data_dir"]),
             generators=int(data["generators"]),
             own_locustfile=bool(data.get("own_locustfile", False)),
+            keepalive=bool(data.get("keepalive", True)),
         )
 
     def write(self, path: Path) -> None:

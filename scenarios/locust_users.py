@@ -68,6 +68,9 @@ class HpabenchUser(FastHttpUser):
         self._runtime = get_runtime()
         self._rng = self._runtime.user_rng()
         self._picker = RoutePicker(self._runtime.scenario.mix, self._rng)
+        # Keep-alive off: the server closes after each response, so every request opens a new
+        # connection (what clients behind a connection-per-request proxy do to the balancer).
+        self._headers = None if self._runtime.config.keepalive else {"Connection": "close"}
 
     def wait_time(self) -> float:
         target = self._runtime.target(time.time())
@@ -104,6 +107,8 @@ class HpabenchUser(FastHttpUser):
         request = self._picker.pick()
         runtime.count_sent(time.time())
         if request.method == "GET":
-            self.client.get(request.path, name=request.route)
+            self.client.get(request.path, name=request.route, headers=self._headers)
         else:
-            self.client.request(request.method, request.path, name=request.route, json=request.json)
+            self.client.request(
+                request.method, request.path, name=request.route, json=request.json, headers=self._headers
+            )

@@ -8,6 +8,7 @@ tree=.typecheck
 rm -rf "$tree"
 mkdir -p "$tree/hpabench"
 for f in hpabench/*.py; do ln -s "../../$f" "$tree/hpabench/$(basename "$f")"; done
+ln -s ../../hpabench/study "$tree/hpabench/study"
 ln -s ../../scenarios "$tree/hpabench/scenarios"
 ln -s ../../deploy "$tree/hpabench/deploy"
 ln -s ../../analysis "$tree/hpabench/analysis"

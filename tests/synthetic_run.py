@@ -64,6 +64,9 @@ PROFILE_QUERIES = (
     "haproxy_backend_queue",
     "haproxy_backend_sessions",
     "haproxy_server_sessions",
+    "haproxy_client_connections_rps",
+    "haproxy_backend_connections_rps",
+    "haproxy_backend_reuses_rps",
 )
 """The query names of analysis/profiles/default.yaml this generator fakes."""
 
@@ -533,6 +536,11 @@ def _write_prom(
     )
     backend = pd.DataFrame({"ts": ts, "value": sessions}).groupby("ts", as_index=False)["value"].sum()
     save("haproxy_backend_sessions", backend.assign(proxy="web"))
+    # Keep-alive clients: a handful of new connections; the balancer reuses its pod connections.
+    rps = pd.DataFrame({"ts": ts, "rps": pods["rps"]}).groupby("ts", as_index=False)["rps"].sum()
+    save("haproxy_client_connections_rps", pd.DataFrame({"ts": rps["ts"], "value": 0.5, "proxy": "web"}))
+    save("haproxy_backend_connections_rps", pd.DataFrame({"ts": rps["ts"], "value": 0.5, "proxy": "web"}))
+    save("haproxy_backend_reuses_rps", pd.DataFrame({"ts": rps["ts"], "value": rps["rps"] - 0.5, "proxy": "web"}))
 
 
 def _manifest(

@@ -181,6 +181,27 @@ class HpaController:
             self._thread = threading.Thread(target=self._run, name=f"hpa-{self.name}", daemon=True)
             self._thread.start()
 
+    def align_sync(self, anchor_ts: float, phase_s: float) -> float:
+        """Move the sync grid so a sync falls `phase_s` after `anchor_ts` (e.g. the load start),
+        then every period; the scrape grid keeps its offset to it. Returns the next sync time.
+        Studies use it to seed, record and hold equal the sync phase relative to a load step."""
+        period_s = self.settings.sync_period_s
+        with self._work_lock:
+            now = self._clock()
+            first = anchor_ts + (phase_s % period_s)
+            while first - period_s > now:
+                first -= period_s
+            while first <= now:
+                first += period_s
+            self._next_sync_ts = first
+            self._next_scrape_ts = first - period_s + self._first_scrape_delay_s()
+            while self._next_scrape_ts <= now:
+                self._next_scrape_ts += self.settings.metrics_window_s
+        self._events.emit(
+            "hpa_phase", hpa=self.name, anchor_ts=anchor_ts, phase_s=phase_s % period_s, next_sync_ts=first
+        )
+        return first
+
     def _first_scrape_delay_s(self) -> float:
         """Delay of the second scrape: the scrape grid is `metrics_offset_s` ahead of the sync
         grid (default: half a window, the average metrics age on a cluster)."""

@@ -239,6 +239,7 @@ class LocalCluster:
         self._pick_pods_root()
         self._allocate_service_ports(spec)
         self.record_stack()
+        self._route_impaired_tiers()
 
         self.exporter.start(self.ports.allocate())
         self.exporter_url = self.exporter.url
@@ -313,6 +314,14 @@ class LocalCluster:
             self._service_ports[service.name] = local
             named = {p.name: port for p, port in zip(service.ports, local, strict=True) if p.name}
             self._service_links.append(ServiceLink(service.name, local[0], named))
+
+    def _route_impaired_tiers(self) -> None:
+        """netem variants: re-point impaired Services through tier links (deploy/local/tierlinks.py)."""
+        from hpabench.deploy.local.tierlinks import ImpairedTiers
+
+        self._impaired, self._service_links[:] = ImpairedTiers.start(
+            self.objects, self._service_links, self.run.path / "tierlinks", self.ports.allocate
+        )
 
     def _start_servers(self, spec: ClusterSpec) -> None:
         """HAProxy and Prometheus: configs written, processes started (readiness checked later)."""
@@ -535,6 +544,11 @@ class LocalCluster:
         """`kubectl describe hpa`-style text of every running HPA controller."""
         return [controller.status().describe() for controller in self._controllers]
 
+    @property
+    def hpa_controllers(self) -> list[Any]:
+        """The running HPA controllers (empty without autoscaling)."""
+        return list(self._controllers)
+
     # ------------------------------------------------------------------ stop
 
     def stop(self) -> None:
@@ -561,6 +575,9 @@ class LocalCluster:
             self._housekeeping.join(timeout=10.0)
         for server in reversed(self._servers()):
             server.stop()
+        impaired = getattr(self, "_impaired", None)
+        if impaired is not None:
+            impaired.stop()
         self.exporter.stop()
         if self.driver is not None:
             try:

@@ -40,6 +40,7 @@ class ServiceLink:
     name: str
     port: int
     named_ports: Mapping[str, int] = field(default_factory=dict)
+    host: str | None = None  # None: the loopback (an impaired tier link gives its own address)
 
 
 def service_env_name(service: str) -> str:
@@ -52,7 +53,7 @@ def service_link_env(services: list[ServiceLink], host: str = LOOPBACK) -> dict[
     env: dict[str, str] = {}
     for service in services:
         prefix = service_env_name(service.name)
-        env[f"{prefix}_SERVICE_HOST"] = host
+        env[f"{prefix}_SERVICE_HOST"] = service.host or host
         env[f"{prefix}_SERVICE_PORT"] = str(service.port)
         for port_name, port in service.named_ports.items():
             env[f"{prefix}_SERVICE_PORT_{service_env_name(port_name)}"] = str(port)

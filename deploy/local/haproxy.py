@@ -6,7 +6,7 @@ controller adds one server per ready pod, named after the pod, through the admin
 (`add server` / `enable server` / `disable server` / `del server`), so HAProxy's per-server
 metrics identify pods. A `stats` frontend serves HAProxy's Prometheus exporter on `/metrics`.
 
-Service annotations: `hpabench.io/lb-algorithm` (roundrobin | leastconn | random, the
+Service annotations: `hpabench.io/lb-algorithm` (roundrobin | leastconn | random | source, the
 `balance` keyword; all three are dynamic algorithms, which `add server` requires) and
 `hpabench.io/max-conn-per-pod` (a per-server `maxconn`; excess requests queue in HAProxy).
 """
@@ -88,6 +88,10 @@ def render_config(config: HaproxyConfig) -> str:
             f"backend {backend.name}",
             f"  balance {backend.algorithm}",
         ]
+        if backend.algorithm == "source":
+            # Consistent hashing keeps `source` dynamic, which `add server` needs; every load
+            # generator here shares 127.0.0.1, so affinity pins all clients to one pod.
+            lines.append("  hash-type consistent")
     return "\n".join(lines) + "\n"
 
 

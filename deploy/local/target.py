@@ -14,6 +14,7 @@ from hpabench.deploy.hpa.validate import validate_hpa
 from hpabench.deploy.local import events as local_events
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cluster import LocalCluster
+from hpabench.deploy.local.netem import netem_admission
 from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.local.settings import LocalSettings
 from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
@@ -56,6 +57,11 @@ class LocalDeployed:
         """One scenario event on the running stack (`deploy/local/events.py`)."""
         return local_events.perform(self.cluster, event, emit)
 
+    def align_autoscaler(self, anchor_ts: float, phase_s: float) -> None:
+        """Place every HPA controller's sync grid at `phase_s` after `anchor_ts` (studies)."""
+        for controller in self.cluster.hpa_controllers:
+            controller.align_sync(anchor_ts, phase_s)
+
     def stop(self) -> None:
         self.cluster.stop()
 
@@ -92,6 +98,7 @@ class LocalTarget:
             needed += ["redis-server"]
         if is_root() and self.settings.drop_privileges:
             needed += ["setpriv"]
+        issues += netem_admission(objects)
         check_binaries(needed)
         return issues
 

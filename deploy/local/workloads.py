@@ -45,7 +45,7 @@ IGNORED_KINDS = (
 )
 LB_ALGORITHM_ANNOTATION = "hpabench.io/lb-algorithm"
 MAX_CONN_ANNOTATION = "hpabench.io/max-conn-per-pod"
-LB_ALGORITHMS = ("roundrobin", "leastconn", "random")
+LB_ALGORITHMS = ("roundrobin", "leastconn", "random", "source")
 DEFAULT_GRACE_S = 30.0
 
 # k8s.io/apimachinery rand.SafeEncodeString alphabet (no vowels, no confusable characters)
@@ -362,7 +362,9 @@ def _service(obj: dict[str, Any], workloads: list[WorkloadSpec], issues: _Issues
         issues.add(ref, "spec.ports", "needs at least one port")
         return None
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    algorithm = str(annotations.get(LB_ALGORITHM_ANNOTATION, "roundrobin"))
+    # sessionAffinity: ClientIP is kube-proxy's source affinity; an explicit annotation wins.
+    default_algorithm = "source" if (obj.get("spec") or {}).get("sessionAffinity") == "ClientIP" else "roundrobin"
+    algorithm = str(annotations.get(LB_ALGORITHM_ANNOTATION, default_algorithm))
     if algorithm not in LB_ALGORITHMS:
         issues.add(ref, f"metadata.annotations.{LB_ALGORITHM_ANNOTATION}", f"must be one of {', '.join(LB_ALGORITHMS)}")
     max_conn: int | None = None

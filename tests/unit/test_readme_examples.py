@@ -43,3 +43,15 @@ def test_readme_thresholds_example_parses(tmp_path: Path, block_start: str) -> N
     path = tmp_path / "t.yaml"
     path.write_text(text)
     assert len(load_thresholds(path)) == 3
+
+
+def test_readme_study_example_loads(tmp_path: Path) -> None:
+    from hpabench.study.plan import plan_runs
+    from hpabench.study.spec import load_study
+
+    (text,) = [b for b in _yaml_blocks() if b.startswith("name: my-review")]
+    path = tmp_path / "my-review.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec, _ = load_study(path)
+    assert spec.variant_entries()[0].name == "baseline"
+    assert len(plan_runs(spec)) == 4 * 3

@@ -1,0 +1,1 @@
+"""Studies: scenarios × variants × repetitions, run unattended in a fair order, one report."""
