@@ -15,7 +15,7 @@ the flag `errors_dominate` and a note naming the top error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -46,7 +46,8 @@ def top_errors(frame: pd.DataFrame, n: int = TOP_N) -> list[dict[str, Any]]:
     )
     total = float(grouped.sum()) or 1.0
     found = []
-    for (status, method, route, error), count in grouped.head(n).items():
+    for key, count in grouped.head(n).items():
+        status, method, route, error = cast(tuple[Any, Any, Any, Any], key)
         found.append(
             {
                 "status": int(status) if status is not None and not pd.isna(status) else None,

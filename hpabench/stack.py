@@ -139,7 +139,8 @@ class StackRecord:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return json.loads(json.dumps(self._data))
+            copied: dict[str, Any] = json.loads(json.dumps(self._data))
+            return copied
 
 
 def read_stack(path: Path) -> dict[str, Any] | None:

@@ -54,7 +54,7 @@ class BaseEvent(StrictModel):
 
     @property
     def kind_name(self) -> str:
-        return str(self.kind)
+        return str(getattr(self, "kind", type(self).__name__))
 
     def params(self) -> dict[str, Any]:
         """The kind-specific fields, for events.jsonl (JSON-able)."""
