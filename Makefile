@@ -56,7 +56,7 @@ study: setup
 	$(HPABENCH) study run $(STUDY) $(if $(STUDY_TIME_SCALE),--time-scale $(STUDY_TIME_SCALE))
 
 benchmark: setup
-	$(PY) -m benchmarks
+	$(PY) -m tests.benchmarks
 
 lint: setup
 	$(VENV)/bin/ruff check .

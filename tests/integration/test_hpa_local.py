@@ -109,7 +109,7 @@ def test_spike_scales_up_then_down(stack: tuple[LocalCluster, RunDir]) -> None:
             f"new pod ready {ready[0]['ts'] - load_started:.1f}s after it "
             f"(budget: window {HPA_SETTINGS.metrics_window_s:g}s + sync {HPA_SETTINGS.sync_period_s:g}s + actuation)"
         )
-        # How fast is a benchmark question (benchmarks/bench_hpa.py), not a timed assertion here.
+        # How fast is a benchmark question (tests/benchmarks/bench_hpa.py), not a timed assertion here.
     finally:
         load.stop()
     load_stopped = time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -63,3 +64,25 @@ def test_atomic_writer_never_replaces_a_device_node(tmp_path: Path) -> None:
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
     with pytest.raises(IsADirectoryError):
         contract.write_text_atomic(tmp_path, "x")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ("hpabench", "scenarios", "deploy", "analysis")
+
+
+def _imports(folder: str) -> list[tuple[str, str]]:
+    found = []
+    for path in (ROOT / folder).rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"\s*(?:from|import)\s+([\w.]+)", line)
+            if match:
+                found.append((str(path.relative_to(ROOT)), match.group(1)))
+    return found
+
+
+def test_analysis_depends_on_the_contract_never_on_a_target() -> None:
+    assert [(p, m) for p, m in _imports("analysis") if m.startswith(("hpabench.deploy", "tests"))] == []
+
+
+def test_nothing_shipped_imports_the_tests() -> None:
+    assert [(p, m) for folder in SHIPPED for p, m in _imports(folder) if m.split(".")[0] == "tests"] == []

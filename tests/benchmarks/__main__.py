@@ -1,8 +1,8 @@
 """Run every `benchmarks/bench_*.py` module in turn, each in its own process, and print its results.
 
-    .venv/bin/python -m benchmarks            # all of them
-    .venv/bin/python -m benchmarks local hpa  # only bench_local and bench_hpa
-    .venv/bin/python -m benchmarks --list
+    .venv/bin/python -m tests.benchmarks            # all of them
+    .venv/bin/python -m tests.benchmarks local hpa  # only bench_local and bench_hpa
+    .venv/bin/python -m tests.benchmarks --list
 
 A module's own output is printed as it comes; a summary with each module's exit code and wall
 time ends the run. The exit code is 0 only if every module exited 0. Modules are discovered, so a
@@ -30,7 +30,7 @@ def discover() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("areas", nargs="*", help="areas to run (default: all), e.g. local")
     parser.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
     args = parser.parse_args(argv)
@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [a.removeprefix("bench_") for a in args.areas] or available
     results: list[tuple[str, int, float]] = []
     for area in chosen:
-        print(f"\n=== benchmarks.bench_{area} ===", flush=True)
+        print(f"\n=== tests.benchmarks.bench_{area} ===", flush=True)
         started = time.monotonic()
         try:
             code = subprocess.run(
-                [sys.executable, "-m", f"benchmarks.bench_{area}"], timeout=MODULE_TIMEOUT_S
+                [sys.executable, "-m", f"tests.benchmarks.bench_{area}"], timeout=MODULE_TIMEOUT_S
             ).returncode
         except subprocess.TimeoutExpired:
             print(f"bench_{area} timed out after {MODULE_TIMEOUT_S:g}s", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Benchmark: the HPA controller's own cost per sync, and its reaction time on a real spike.
 
-    .venv/bin/python -m benchmarks.bench_hpa [--pods 50] [--syncs 2000] [--json]
-    .venv/bin/python -m benchmarks.bench_hpa --spike [--sync-period-s 15] [--metrics-window-s 15] [--steps 2]
+    .venv/bin/python -m tests.benchmarks.bench_hpa [--pods 50] [--syncs 2000] [--json]
+    .venv/bin/python -m tests.benchmarks.bench_hpa --spike [--sync-period-s 15] [--metrics-window-s 15] [--steps 2]
 
 Default mode (no servers): `--pods` Running pods near the 60 % CPU target (so every sync does the
 whole computation and no scaling muddies the numbers) behind an in-memory cluster; reports CPU time
@@ -278,7 +278,7 @@ def _wait(check: Callable[[], Any], timeout_s: float) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_hpa", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_hpa", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--syncs", type=int, default=2000)
     parser.add_argument("--spike", action="store_true", help="measure the reaction on the real local target")

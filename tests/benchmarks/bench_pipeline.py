@@ -5,7 +5,7 @@ stage, from the run's own events; and (issue 4) the autoscaler's reaction to the
 first scale-up decision → new pods ready, next to the Kubernetes HPA reaction budget
 (metrics delay + one sync period + actuation).
 
-    .venv/bin/python -m benchmarks.bench_pipeline [--time-scale 0.5]
+    .venv/bin/python -m tests.benchmarks.bench_pipeline [--time-scale 0.5]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ and whether the data measured so far was kept.
 Part 2 — server deaths: HAProxy and Prometheus each SIGKILLed mid-load; time from the kill to
 the `fault` event and to the `server_restarted` event (ready again).
 
-    .venv/bin/python -m benchmarks.bench_faults [--sigint 10 --sigterm 5 --sigkill 5] [--kills 3] [--seed 10]
+    .venv/bin/python -m tests.benchmarks.bench_faults [--sigint 10 --sigterm 5 --sigkill 5] [--kills 3] [--seed 10]
 """
 
 from __future__ import annotations

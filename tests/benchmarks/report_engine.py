@@ -6,7 +6,7 @@
 each case in a fresh child process so peak RSS belongs to that case alone. The runs are the
 synthetic ones of `tests/synthetic_run.py` (run from the repository root).
 
-    .venv/bin/python -m hpabench.analysis.report.benchmark [--runs 10] [--duration-s 3600] [--pods 20]
+    .venv/bin/python -m tests.benchmarks.report_engine [--runs 10] [--duration-s 3600] [--pods 20]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _child(argv: list[str]) -> None:
 
 def _spawn(args: list[str]) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "hpabench.analysis.report.benchmark", "--child", *args],
+        [sys.executable, "-m", "tests.benchmarks.report_engine", "--child", *args],
         capture_output=True,
         text=True,
         timeout=900,

@@ -1,6 +1,6 @@
 """Benchmark: a rolling upgrade under steady load, maxSurge 1 / maxUnavailable 0 vs 0 / 1 (issue 15).
 
-    .venv/bin/python -m benchmarks.bench_rollout [--runs 3] [--users 20] [--replicas 3] [--json]
+    .venv/bin/python -m tests.benchmarks.bench_rollout [--runs 3] [--users 20] [--replicas 3] [--json]
 
 Each run is the whole pipeline on the local target: a steady closed-model load (`--users`, think
 time U(0.25, 0.75) s) on a fixed-size web tier (`--replicas`, HPA off so the strategy alone is
@@ -98,7 +98,9 @@ def one_run(folder: Path, reports: Path, name: str, args: argparse.Namespace) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_rollout", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.benchmarks.bench_rollout", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--replicas", type=int, default=3)

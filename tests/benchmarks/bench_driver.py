@@ -1,6 +1,6 @@
 """Benchmark: the hpabench load driver's own cost and accuracy (issue 3, "Measured").
 
-    .venv/bin/python -m benchmarks.bench_driver [--reps 3] [--window-s 8] [--users 64] [--quick] [--json]
+    .venv/bin/python -m tests.benchmarks.bench_driver [--reps 3] [--window-s 8] [--users 64] [--quick] [--json]
         [--cases plain_locust,driver_own_file,driver_catalogue] [--overhead-only]
 
 Target: HAProxy answering every request itself (`http-request return`), pinned to the last

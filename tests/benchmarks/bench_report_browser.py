@@ -1,6 +1,6 @@
 """Benchmark: size of the HTML reports and the time until headless Chromium has drawn their charts.
 
-    .venv/bin/python -m benchmarks.bench_report_browser [--repeat 3] [--json] [--cases spike,hour,compare10]
+    .venv/bin/python -m tests.benchmarks.bench_report_browser [--repeat 3] [--json] [--cases spike,hour,compare10]
         [--baseline-ref b9c72bd]
 
 Cases (synthetic runs of tests/synthetic_run.py, written through the public report API):
@@ -131,7 +131,7 @@ def _render(out_dir: Path, runs: dict[str, list[Path]], code: Path | None) -> di
     for case, paths in runs.items():
         script = (
             f"import sys; sys.path[:0] = {[*first, str(repo)]!r}; "
-            "from benchmarks.bench_report_browser import _render_child; "
+            "from tests.benchmarks.bench_report_browser import _render_child; "
             f"_render_child(__import__('pathlib').Path({str(out_dir)!r}), {case!r}, "
             f"[__import__('pathlib').Path(p) for p in {[str(p) for p in paths]!r}])"
         )

@@ -1,6 +1,6 @@
 """Benchmark: the local target's start/stop speed, CPU-limit fidelity and throughput (issue 2, "Measured").
 
-    .venv/bin/python -m benchmarks.bench_local [--cycles 5] [--duration-s 10] [--json] [--only up,cpu,rps]
+    .venv/bin/python -m tests.benchmarks.bench_local [--cycles 5] [--duration-s 10] [--json] [--only up,cpu,rps]
 
 * `up`  — `hpabench up` (the detached supervisor, base manifests, 1 web pod) until every pod is
           ready, and `hpabench down` until clean (no process, cgroup or port left, verified);

@@ -1,7 +1,7 @@
 """Benchmark: how long `hpabench run --dry-run` takes to validate a scenario + variant + locustfile
 (issue 9, "Measured"), and what the malformed-input corpus costs.
 
-    .venv/bin/python -m benchmarks.bench_inputs [--repeats 5] [--json]
+    .venv/bin/python -m tests.benchmarks.bench_inputs [--repeats 5] [--json]
 
 Cases, each timed as the wall time of a fresh `python -m hpabench run ... --dry-run` process (what
 a user waits for: interpreter start and imports included) and, in-process after one warm-up call,
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "spike"
 VARIANT = ROOT / "deploy" / "variants" / "fast-scale-up.yaml"
 LOCUSTFILE = """from locust import HttpUser, LoadTestShape, between, task

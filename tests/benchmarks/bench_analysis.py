@@ -1,6 +1,6 @@
 """Benchmark: time and peak memory of the analysis on large runs (issue 5, "Measured").
 
-    .venv/bin/python -m benchmarks.bench_analysis [--runs 10] [--duration-s 3600] [--pods 20] [--json]
+    .venv/bin/python -m tests.benchmarks.bench_analysis [--runs 10] [--duration-s 3600] [--pods 20] [--json]
 
 Generates (untimed) `--runs` synthetic run directories (tests/synthetic_run.py: 1 s resolution,
 a spike needing up to `--pods` web pods, half of the runs a faster-syncing variant), then times
@@ -71,7 +71,7 @@ def _child(case: str, paths: list[Path], out_dir: Path) -> dict[str, Any]:
 
 
 def _spawn(case: str, paths: list[Path], out_dir: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.bench_analysis", "--child", case, "--out", str(out_dir)]
+    command = [sys.executable, "-m", "tests.benchmarks.bench_analysis", "--child", case, "--out", str(out_dir)]
     command += [str(p) for p in paths]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False)
     if proc.returncode != 0:

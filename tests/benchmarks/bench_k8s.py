@@ -1,6 +1,6 @@
 """The k8s target's own cost, measured against the Kubernetes API emulator (kmock; no cluster here).
 
-    .venv/bin/python -m benchmarks k8s [--watch-s 60]
+    .venv/bin/python -m tests.benchmarks k8s [--watch-s 60]
 
 One whole `run_benchmark(--target k8s)` with the controllers played as in the flow tests
 (tests/unit/k8s/conftest.py) and a load driver that only holds the load phase open for
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
