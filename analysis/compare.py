@@ -21,8 +21,8 @@ import pandas as pd
 from hpabench.analysis import catalogue, stats
 from hpabench.analysis.kpi import Better, entry_value
 from hpabench.analysis.rundata import RunData, load_run
+from hpabench.analysis.series_grid import run_timeline
 from hpabench.analysis.summary import SCHEMA_VERSION, build_summary
-from hpabench.analysis.timeline import run_timeline
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.rundir import SUMMARY
 

@@ -27,7 +27,7 @@ from hpabench.analysis.kpi import clean
 from hpabench.analysis.latency import ClientHistograms, LatencyStats, latency_stats, route_rows
 from hpabench.analysis.phases import LoadChange, Phase, detect_phases, load_changes
 from hpabench.analysis.rundata import RunData, numeric, prom_frame
-from hpabench.analysis.timeline import (
+from hpabench.analysis.series_grid import (
     client_per_second,
     existing_pods,
     grid,

@@ -14,7 +14,7 @@ from typing import Any
 
 from hpabench.deploy.local.env import EnvError, PodContext, ServiceLink, configmap_values, resolve_env, secret_values
 from hpabench.deploy.render import is_app_image
-from hpabench.deploy.validate import object_label, pod_templates, template_containers
+from hpabench.deploy.schema_check import object_label, pod_templates, template_containers
 from hpabench.errors import SpecIssue
 from hpabench_refapp.config import ConfigError, Settings
 

@@ -43,7 +43,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     objects = render_objects(args.variant, args.image, args.overrides)
     if args.validate is not None:
-        from hpabench.deploy.validate import validate_objects
+        from hpabench.deploy.schema_check import validate_objects
 
         issues = validate_objects(objects, args.validate, str(args.variant or "deploy/manifests"))
         if issues:

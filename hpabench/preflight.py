@@ -5,7 +5,7 @@ Contract:
   (returning None), so every input is checked and every problem reported at once.
 - `rendered_issues(objects, source)` is what a cluster and the app would refuse in the rendered
   objects: the Kubernetes schema (strict: unknown fields refused), the API server's own rules
-  (`deploy/apirules.py`), the cross-object semantics (`deploy/validate.py`) and the app's
+  (`deploy/apirules.py`), the cross-object semantics (`deploy/schema_check.py`) and the app's
   configuration parser (`deploy/appcheck.py`).
 - `profile_issues(variables)` parses every PromQL query of the metric profile the run will use.
 - `describe_plan(...)` is the text `run --dry-run` prints: what would be deployed and driven.
@@ -35,7 +35,7 @@ def collect(issues: list[SpecIssue], load: Callable[..., T], *args: Any, **kwarg
 def rendered_issues(objects: list[dict[str, Any]], source: str) -> list[SpecIssue]:
     """What a cluster or the app would refuse in `objects` (see the module docstring)."""
     from hpabench.deploy.appcheck import app_config_issues
-    from hpabench.deploy.validate import validate_objects
+    from hpabench.deploy.schema_check import validate_objects
 
     return validate_objects(objects, RUN_K8S_VERSION, source) + app_config_issues(objects, source)
 

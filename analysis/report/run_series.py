@@ -18,7 +18,7 @@ from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.hpa_marks import decision_points, fault_points, ready_points
 from hpabench.analysis.report.panels import HLine, Marker, Panel, Series
 from hpabench.analysis.rundata import RunData
-from hpabench.analysis.timeline import grid, ready_replicas
+from hpabench.analysis.series_grid import grid, ready_replicas
 
 PLANNED = "#6b7280"
 ACHIEVED = "#2563eb"

@@ -32,7 +32,7 @@ from hpabench.deploy.hpa.sampler import ResourceSampler, SampledPod
 from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.spec import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, MetricSpec
 from hpabench.deploy.hpa.status import HpaStatus, build_status, ksm_families
-from hpabench.deploy.hpa.timeline import TimelineWriter, timeline_row
+from hpabench.deploy.hpa.sync_log import TimelineWriter, timeline_row
 from hpabench.deploy.hpa.validate import parse_hpa
 from hpabench.rundir import EventLog
 from hpabench.specio import validate_data

@@ -25,7 +25,7 @@ from typing import Any
 
 from hpabench.deploy.hpa.evaluate import KSM_AVERAGE, KSM_UTILIZATION, KSM_VALUE
 from hpabench.deploy.hpa.quantity import parse_quantity
-from hpabench.deploy.hpa.timeline import TimelineWriter
+from hpabench.deploy.hpa.sync_log import TimelineWriter
 from hpabench.deploy.k8s.resources import collection_path
 from hpabench.deploy.k8s.watch import CollectionWatch
 from hpabench.deploy.local.podlog import PodLog

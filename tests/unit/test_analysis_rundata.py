@@ -102,7 +102,7 @@ def test_real_writers_formats(tmp_path: Path) -> None:
     """Frames as the driver and the HPA controller write them: per-process client jsonl (never
     merged: an interrupted driver) and nullable-integer HPA columns."""
     from hpabench.analysis.summary import build_summary
-    from hpabench.deploy.hpa.timeline import rows_frame
+    from hpabench.deploy.hpa.sync_log import rows_frame
     from hpabench.scenarios.histogram import LatencyHistogram
 
     data = tmp_path / "data"

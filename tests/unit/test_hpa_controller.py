@@ -22,7 +22,7 @@ import pytest
 from hpabench.deploy.hpa.controller import HpaController
 from hpabench.deploy.hpa.custom import Sample
 from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.timeline import COLUMNS
+from hpabench.deploy.hpa.sync_log import COLUMNS
 from hpabench.errors import SpecError
 from hpabench.rundir import EventLog, read_events
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hpabench.deploy.render import find, render, render_objects
-from hpabench.deploy.validate import SUPPORTED_K8S_VERSIONS, semantic_issues, validate_objects
+from hpabench.deploy.schema_check import SUPPORTED_K8S_VERSIONS, semantic_issues, validate_objects
 from hpabench.errors import SpecError
 
 VARIANTS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "variants").glob("*.yaml"))

@@ -11,7 +11,7 @@ from hpabench.cli import main
 from hpabench.deploy.local.netem import Impairment, impairments, netem_admission
 from hpabench.deploy.render import find, render
 from hpabench.deploy.render_tuning import KEEPALIVE_ANNOTATION, SCALE_POINT_ANNOTATION, SCALE_POINT_MODE_ANNOTATION
-from hpabench.deploy.validate import validate_objects
+from hpabench.deploy.schema_check import validate_objects
 from hpabench.deploy.variant import RPS_METRIC, load_variant, resolve_variant
 from hpabench.deploy.variant_catalogue import diff_variants, list_variants
 from hpabench.deploy.variant_layers import VARIANTS_DIR, apply_overrides, merge

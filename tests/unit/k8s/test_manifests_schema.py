@@ -11,7 +11,7 @@ import yaml
 
 from hpabench.deploy.k8s.monitors import interval, monitor_objects
 from hpabench.deploy.render import render, render_objects
-from hpabench.deploy.validate import SUPPORTED_K8S_VERSIONS, schema_issues, validate_objects
+from hpabench.deploy.schema_check import SUPPORTED_K8S_VERSIONS, schema_issues, validate_objects
 from hpabench.deploy.variant import default_variant
 
 ROOT = Path(__file__).resolve().parents[3]
