@@ -55,10 +55,10 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hpabench.deploy.apirules import quantity_problem
+from hpabench.deploy.hpa.admission import api_problems
+from hpabench.deploy.hpa.api_model import Behavior, HorizontalPodAutoscaler, MetricSpec
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.quantity import parse_quantity
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.spec import Behavior, HorizontalPodAutoscaler, MetricSpec
-from hpabench.deploy.hpa.validate import api_problems
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.slo import Slo
 from hpabench.specio import OneLineText, StrictModel, validate_data

@@ -23,17 +23,17 @@ from typing import Any, Protocol
 
 from prometheus_client.core import Metric
 
+from hpabench.deploy.hpa.admission import parse_hpa
+from hpabench.deploy.hpa.api_model import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, MetricSpec
 from hpabench.deploy.hpa.conditions import Condition
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.core import Decision, PriorStatus, decide, rescale_failed, target_unavailable
 from hpabench.deploy.hpa.custom import InstantQuery, PrometheusQuery, external_reading, object_reading, pods_reading
 from hpabench.deploy.hpa.history import History
 from hpabench.deploy.hpa.inputs import PENDING, FetchError, MetricReading, Observation, PodMetrics, PodState
 from hpabench.deploy.hpa.sampler import ResourceSampler, SampledPod
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.spec import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, MetricSpec
 from hpabench.deploy.hpa.status import HpaStatus, build_status, ksm_families
 from hpabench.deploy.hpa.sync_log import TimelineWriter, timeline_row
-from hpabench.deploy.hpa.validate import parse_hpa
 from hpabench.rundir import EventLog
 from hpabench.specio import validate_data
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from hpabench.deploy.hpa.api_model import HorizontalPodAutoscaler, ScalingRules
 from hpabench.deploy.hpa.conditions import (
     ABLE_TO_SCALE,
     FALSE,
@@ -38,6 +39,7 @@ from hpabench.deploy.hpa.conditions import (
     get_condition,
     set_condition,
 )
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.evaluate import MetricStatus, compute_replicas_for_metrics
 from hpabench.deploy.hpa.history import (
     History,
@@ -50,8 +52,6 @@ from hpabench.deploy.hpa.history import (
 )
 from hpabench.deploy.hpa.inputs import Observation
 from hpabench.deploy.hpa.replicas import PodGroups, Timing, Tolerances
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.spec import HorizontalPodAutoscaler, ScalingRules
 
 WITHIN_RANGE = "DesiredWithinRange"
 WITHIN_RANGE_MESSAGE = "the desired count is within the acceptable range"

@@ -11,6 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from hpabench.deploy.hpa.api_model import (
+    AVERAGE_VALUE,
+    CONTAINER_RESOURCE,
+    EXTERNAL,
+    OBJECT,
+    PODS,
+    RESOURCE,
+    UTILIZATION,
+    MetricSpec,
+)
 from hpabench.deploy.hpa.conditions import FALSE, SCALING_ACTIVE
 from hpabench.deploy.hpa.inputs import FetchError, MetricReading, ObjectValues, Observation, PodMetrics
 from hpabench.deploy.hpa.replicas import (
@@ -23,16 +33,6 @@ from hpabench.deploy.hpa.replicas import (
     per_pod_value_replicas,
     plain_metric_replicas,
     resource_utilization_replicas,
-)
-from hpabench.deploy.hpa.spec import (
-    AVERAGE_VALUE,
-    CONTAINER_RESOURCE,
-    EXTERNAL,
-    OBJECT,
-    PODS,
-    RESOURCE,
-    UTILIZATION,
-    MetricSpec,
 )
 
 # kube-state-metrics' `metric_target_type` vocabulary

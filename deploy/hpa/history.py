@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from hpabench.deploy.hpa.spec import SELECT_DISABLED, SELECT_MIN, ScalingRules
+from hpabench.deploy.hpa.api_model import SELECT_DISABLED, SELECT_MIN, ScalingRules
 
 SCALE_UP_LIMIT_FACTOR = 2.0
 SCALE_UP_LIMIT_MINIMUM = 4.0

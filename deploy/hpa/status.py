@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from hpabench.deploy.hpa.api_model import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, HorizontalPodAutoscaler
 from hpabench.deploy.hpa.conditions import CONDITION_TYPES, Condition
 from hpabench.deploy.hpa.core import Decision
 from hpabench.deploy.hpa.evaluate import KSM_AVERAGE, KSM_UTILIZATION, KSM_VALUE, MetricStatus, metric_stub
 from hpabench.deploy.hpa.quantity import format_milli
-from hpabench.deploy.hpa.spec import CONTAINER_RESOURCE, EXTERNAL, OBJECT, PODS, RESOURCE, HorizontalPodAutoscaler
 
 PREFIX = "kube_horizontalpodautoscaler"
 BASE_LABELS = ["namespace", "horizontalpodautoscaler"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 
 CGROUP_MODES = ("auto", "v1", "v2", "none")
 
@@ -16,7 +16,7 @@ class LocalSettings:
 
     - `scrape_interval_s`: Prometheus scrape (and rule evaluation) interval, seconds.
     - `autoscale`: start one HPA controller per HorizontalPodAutoscaler object.
-    - `hpa_settings`: passed through to the HPA controller (`hpabench.deploy.hpa.settings.HpaSettings`).
+    - `hpa_settings`: passed through to the HPA controller (`hpabench.deploy.hpa.controller_settings.HpaSettings`).
     - `restart_backoff_base_s` / `restart_backoff_max_s`: the kubelet's crash-loop back-off: the
       first restart is immediate, then base, 2·base, 4·base, … capped at max (10 s / 300 s).
       Tests scale these down.

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.validate import validate_hpa
+from hpabench.deploy.hpa.admission import validate_hpa
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.local import events as local_events
 from hpabench.deploy.local.binaries import check_binaries
 from hpabench.deploy.local.cluster import LocalCluster

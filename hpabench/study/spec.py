@@ -123,7 +123,7 @@ class StudySpec(StrictModel):
     @field_validator("controller")
     @classmethod
     def _known_controller_settings(cls, value: dict[str, float]) -> dict[str, float]:
-        from hpabench.deploy.hpa.settings import HpaSettings
+        from hpabench.deploy.hpa.controller_settings import HpaSettings
 
         unknown = sorted(set(value) - set(HpaSettings.model_fields) - {"custom_metrics"})
         if unknown:

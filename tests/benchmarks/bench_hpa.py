@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpabench.deploy.hpa.admission import parse_hpa
 from hpabench.deploy.hpa.controller import HpaController
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.core import decide
 from hpabench.deploy.hpa.custom import Sample
 from hpabench.deploy.hpa.history import History
 from hpabench.deploy.hpa.inputs import Observation, PodMetric, PodMetrics, PodState
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.validate import parse_hpa
 from hpabench.rundir import EventLog
 
 START = 1_700_000_000.0

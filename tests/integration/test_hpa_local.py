@@ -18,7 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.local.cluster import LocalCluster, LocalSettings
 from hpabench.rundir import RunDir, read_events
 from tests.integration.test_local_support import base_objects, find, our_cgroups, prom_query, wait_until

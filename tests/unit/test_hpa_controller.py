@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from hpabench.deploy.hpa.controller import HpaController
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.custom import Sample
-from hpabench.deploy.hpa.settings import HpaSettings
 from hpabench.deploy.hpa.sync_log import COLUMNS
 from hpabench.errors import SpecError
 from hpabench.rundir import EventLog, read_events

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from hpabench.deploy.hpa.admission import parse_hpa
+from hpabench.deploy.hpa.api_model import HorizontalPodAutoscaler
 from hpabench.deploy.hpa.conditions import ABLE_TO_SCALE, SCALING_ACTIVE, SCALING_LIMITED, get_condition
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.core import Decision, PriorStatus, decide, rescale_failed, target_unavailable
 from hpabench.deploy.hpa.history import History, Recommendation, ScaleEvent
 from hpabench.deploy.hpa.inputs import (
@@ -22,9 +25,6 @@ from hpabench.deploy.hpa.inputs import (
     PodMetrics,
     PodState,
 )
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.spec import HorizontalPodAutoscaler
-from hpabench.deploy.hpa.validate import parse_hpa
 
 NOW = 100_000.0
 CPU_60 = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}
@@ -384,7 +384,7 @@ def test_condition_transition_time_moves_only_on_status_change() -> None:
 
 def test_an_unknown_metric_source_type_is_an_invalid_metric_not_a_crash() -> None:
     """The parser refuses such a metric up front; the core, called directly, must not raise."""
-    from hpabench.deploy.hpa.spec import MetricSpec
+    from hpabench.deploy.hpa.api_model import MetricSpec
 
     hpa = make_hpa([CPU_60, CPU_60])
     bogus = MetricSpec.model_validate({"type": "Bogus"})

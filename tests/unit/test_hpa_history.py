@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from hpabench.deploy.hpa.api_model import ScalingPolicy, ScalingRules
 from hpabench.deploy.hpa.history import (
     History,
     Recommendation,
@@ -21,7 +22,6 @@ from hpabench.deploy.hpa.history import (
     stabilize_with_behavior,
     store_scale_event,
 )
-from hpabench.deploy.hpa.spec import ScalingPolicy, ScalingRules
 
 NOW = 1_000.0
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from hpabench.deploy.hpa.admission import parse_hpa, validate_hpa
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.hpa.quantity import format_milli, parse_quantity, trunc_div
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.validate import parse_hpa, validate_hpa
 from hpabench.errors import SpecError
 
 BASE = Path(__file__).resolve().parents[2] / "deploy" / "manifests" / "30-web.yaml"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hpabench.deploy.hpa.controller import HpaController
-from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.local.env import ServiceLink, service_link_env
 from hpabench.deploy.local.tierlinks import relay_config
 from hpabench.study.spec import StudySpec

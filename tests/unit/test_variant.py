@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.variant import (
     BUILTIN_SOURCE,
     Variant,

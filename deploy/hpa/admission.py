@@ -22,8 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hpabench.deploy.hpa.settings import HpaSettings
-from hpabench.deploy.hpa.spec import (
+from hpabench.deploy.hpa.api_model import (
     AVERAGE_VALUE,
     CONTAINER_RESOURCE,
     EXTERNAL,
@@ -43,6 +42,7 @@ from hpabench.deploy.hpa.spec import (
     ScalingRules,
     apply_api_defaults,
 )
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.errors import SpecError, SpecIssue
 
 MAX_STABILIZATION_WINDOW_S = 3600
