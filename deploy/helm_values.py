@@ -1,0 +1,68 @@
+"""A variant as values for the Helm chart `deploy/helm/hpabench-reference/` (pure).
+
+Contract: `helm_values(variant)` is the fully resolved variant (its `extends` chain merged and the
+`--set` overrides applied, see `variant_layers`) as plain data in the variant file's own layout —
+only the knobs the variant sets, so the chart keeps the base manifests' value for the rest — plus
+`derived`: what `hpabench render` computes from several knobs and the base manifests, taken from
+the rendered HPA itself so that the arithmetic has one home (`render_tuning`):
+
+- `derived.scale_point_mode` / `derived.scale_point_millicores`: the HPA annotations
+  `hpabench.io/scale-point-mode` / `-millicores` (present when the variant touches the CPU
+  request or `hpa.scale_point`);
+- `derived.cpu_target_utilization`: the CPU target after the iso-scale-point rescaling.
+
+`extends` and `overrides` are not emitted (helm cannot resolve a chain; the result already is
+resolved); `dump_helm_values` names the chain in a comment. A variant with RFC 6902 `patches`
+cannot be expressed in the chart: `SpecError`. The chart refuses a values file whose `extends` is
+set, and one that touches the scale point without `derived`, each with the command to use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from hpabench.deploy.render import WEB_HPA, find, render
+from hpabench.deploy.render_tuning import SCALE_POINT_ANNOTATION, SCALE_POINT_MODE_ANNOTATION, _cpu_target
+from hpabench.deploy.variant import Variant
+from hpabench.errors import SpecError, SpecIssue
+
+NOT_CHART_VALUES = ("extends", "overrides", "patches")
+PATCHES_REFUSED = (
+    "variant patches (RFC 6902) cannot be expressed in the chart: "
+    "use `hpabench render --variant FILE | kubectl apply -f -`"
+)
+
+
+def helm_values(variant: Variant) -> dict[str, Any]:
+    """The chart values for `variant` (see the module docstring); SpecError if it has patches."""
+    if variant.patches:
+        raise SpecError(SpecIssue(variant.source_file, "patches", PATCHES_REFUSED))
+    values: dict[str, Any] = variant.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
+    for key in NOT_CHART_VALUES:
+        values.pop(key, None)
+    hpa = find(render(variant), *WEB_HPA)
+    annotations = (hpa or {}).get("metadata", {}).get("annotations") or {}
+    if SCALE_POINT_MODE_ANNOTATION in annotations:
+        derived: dict[str, Any] = {"scale_point_mode": annotations[SCALE_POINT_MODE_ANNOTATION]}
+        if SCALE_POINT_ANNOTATION in annotations:
+            derived["scale_point_millicores"] = annotations[SCALE_POINT_ANNOTATION]
+        target = _cpu_target(hpa) if hpa is not None else None
+        if target is not None:
+            derived["cpu_target_utilization"] = target["averageUtilization"]
+        values["derived"] = derived
+    return values
+
+
+def dump_helm_values(variant: Variant) -> str:
+    """`helm_values(variant)` as a YAML values file for `helm template -f`."""
+    header = [f"# hpabench variant {variant.name!r}, resolved: chart values for deploy/helm/hpabench-reference"]
+    if variant.extends:
+        header.append(f"# extends: {' <- '.join([variant.name, *variant.extends])}")
+    if variant.overrides:
+        header.append(f"# overrides: {' '.join(variant.overrides)}")
+    body = yaml.safe_dump(
+        helm_values(variant), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
+    return "\n".join(header) + "\n" + body
