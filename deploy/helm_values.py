@@ -55,14 +55,15 @@ def helm_values(variant: Variant) -> dict[str, Any]:
     return values
 
 
-def dump_helm_values(variant: Variant) -> str:
-    """`helm_values(variant)` as a YAML values file for `helm template -f`."""
+def dump_helm_values(variant: Variant, image: str | None = None) -> str:
+    """`helm_values(variant)` (with the app `image`, if given) as a YAML values file for `helm template -f`."""
     header = [f"# hpabench variant {variant.name!r}, resolved: chart values for deploy/helm/hpabench-reference"]
     if variant.extends:
         header.append(f"# extends: {' <- '.join([variant.name, *variant.extends])}")
     if variant.overrides:
         header.append(f"# overrides: {' '.join(variant.overrides)}")
-    body = yaml.safe_dump(
-        helm_values(variant), sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
-    )
+    values = helm_values(variant)
+    if image is not None:
+        values["image"] = image
+    body = yaml.safe_dump(values, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
     return "\n".join(header) + "\n" + body

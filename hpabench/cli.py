@@ -45,7 +45,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
         from hpabench.deploy.helm_values import dump_helm_values
         from hpabench.deploy.variant import resolve_variant
 
-        sys.stdout.write(dump_helm_values(resolve_variant(args.variant, args.overrides)))
+        if args.validate is not None:
+            raise SpecError(SpecIssue("render", "--validate", "validates rendered manifests, not --helm-values"))
+        sys.stdout.write(dump_helm_values(resolve_variant(args.variant, args.overrides), args.image))
         return EXIT_OK
     objects = render_objects(args.variant, args.image, args.overrides)
     if args.validate is not None:
