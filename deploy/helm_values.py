@@ -9,7 +9,10 @@ the rendered HPA itself so that the arithmetic has one home (`render_tuning`):
 - `derived.scale_point_mode` / `derived.scale_point_millicores`: the HPA annotations
   `hpabench.io/scale-point-mode` / `-millicores` (present when the variant touches the CPU
   request or `hpa.scale_point`);
-- `derived.cpu_target_utilization`: the CPU target after the iso-scale-point rescaling.
+- `derived.cpu_target_utilization`: the CPU target after the iso-scale-point rescaling;
+- `derived.for_cpu_request` / `derived.for_target_cpu_utilization`: the web CPU request and the
+  target knob these were computed for (the chart refuses values changed afterwards, e.g. by
+  `helm --set web.resources.requests.cpu=…`, instead of rendering a stale scale point).
 
 `extends` and `overrides` are not emitted (helm cannot resolve a chain; the result already is
 resolved); `dump_helm_values` names the chain in a comment. A variant with RFC 6902 `patches`
@@ -23,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from hpabench.deploy.render import WEB_HPA, find, render
+from hpabench.deploy.render import WEB_CONTAINER, WEB_DEPLOYMENT, WEB_HPA, find, render
 from hpabench.deploy.render_tuning import SCALE_POINT_ANNOTATION, SCALE_POINT_MODE_ANNOTATION, _cpu_target
 from hpabench.deploy.variant import Variant
 from hpabench.errors import SpecError, SpecIssue
@@ -42,7 +45,8 @@ def helm_values(variant: Variant) -> dict[str, Any]:
     values: dict[str, Any] = variant.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
     for key in NOT_CHART_VALUES:
         values.pop(key, None)
-    hpa = find(render(variant), *WEB_HPA)
+    objects = render(variant)
+    hpa = find(objects, *WEB_HPA)
     annotations = (hpa or {}).get("metadata", {}).get("annotations") or {}
     if SCALE_POINT_MODE_ANNOTATION in annotations:
         derived: dict[str, Any] = {"scale_point_mode": annotations[SCALE_POINT_MODE_ANNOTATION]}
@@ -51,8 +55,23 @@ def helm_values(variant: Variant) -> dict[str, Any]:
         target = _cpu_target(hpa) if hpa is not None else None
         if target is not None:
             derived["cpu_target_utilization"] = target["averageUtilization"]
+        # What it was computed from: the chart refuses values changed after hpabench derived these.
+        request = _web_cpu_request(objects)
+        if request is not None:
+            derived["for_cpu_request"] = request
+        if variant.hpa.target_cpu_utilization is not None:
+            derived["for_target_cpu_utilization"] = variant.hpa.target_cpu_utilization
         values["derived"] = derived
     return values
+
+
+def _web_cpu_request(objects: list[dict[str, Any]]) -> str | None:
+    deployment = find(objects, *WEB_DEPLOYMENT) or {}
+    for container in deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        if container.get("name") == WEB_CONTAINER:
+            cpu = ((container.get("resources") or {}).get("requests") or {}).get("cpu")
+            return None if cpu is None else str(cpu)
+    return None
 
 
 def dump_helm_values(variant: Variant, image: str | None = None) -> str:

@@ -205,6 +205,7 @@ def test_render_helm_values_prints_the_resolved_knobs(capsys: pytest.CaptureFixt
         "scale_point_mode": "iso",
         "scale_point_millicores": "120",
         "cpu_target_utilization": 30,
+        "for_cpu_request": "400m",
     }
     assert values["image"] == "x/refapp:2"
     assert "extends" not in values and "overrides" not in values

@@ -174,6 +174,26 @@ def test_chart_refuses_a_scale_point_it_cannot_compute(stem: str) -> None:
     assert "scale point" in stderr and "--helm-values" in stderr
 
 
+def test_chart_takes_overrides_made_by_hpabench(tmp_path: Path) -> None:
+    variant, overrides = ROOT / "deploy" / "variants" / "cpu-limit-tight.yaml", ("hpa.target_cpu_utilization=70",)
+    chart = helm_template("--set", f"image={IMAGE}", "-f", str(resolved_values(tmp_path, variant, overrides)))
+    ours = render_objects(variant, IMAGE, overrides)
+    assert_same(chart, ours)
+    assert (
+        by_key(ours)[("HorizontalPodAutoscaler", "web")]["metadata"]["annotations"][
+            "hpabench.io/scale-point-millicores"
+        ]
+        == "140"
+    )
+
+
+@pytest.mark.parametrize("setting", ["web.resources.requests.cpu=300m", "hpa.target_cpu_utilization=70"])
+def test_chart_refuses_derived_values_gone_stale(setting: str, tmp_path: Path) -> None:
+    """helm --set after hpabench derived the scale point would render a stale one: refused."""
+    values = resolved_values(tmp_path, ROOT / "deploy" / "variants" / "cpu-limit-tight.yaml")
+    assert "derived" in helm_template_fails("-f", str(values), "--set", setting)
+
+
 @pytest.mark.parametrize(
     "setting", ["web.resourcse.limits.cpu=1", "hpa.target_cpu_utilisation=50", "networking.netem.web_db.delay=5"]
 )

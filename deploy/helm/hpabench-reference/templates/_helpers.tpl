@@ -16,6 +16,14 @@ hpabench.io/variant: {{ .Values.name | quote }}
 {{- if and $enabled (or (hasKey $web "resources") (hasKey $hpa "scale_point")) (not .Values.derived) -}}
 {{- fail (printf "variant %q changes the CPU request or the HPA scale point: the scale point (and an iso-rescaled CPU target) is computed by hpabench; use `helm template ... -f <(hpabench render --variant FILE --helm-values)`" (toString .Values.name)) -}}
 {{- end -}}
+{{- with .Values.derived -}}
+{{- $request := (($web.resources | default dict).requests | default dict).cpu | default "200m" -}}
+{{- $stale := ne (toString $request) (toString (.for_cpu_request | default "")) -}}
+{{- $stale = or $stale (ne (toString ($hpa.target_cpu_utilization | default "")) (toString (.for_target_cpu_utilization | default ""))) -}}
+{{- if and $enabled $stale -}}
+{{- fail "`derived` was computed by hpabench for another CPU request or CPU target than these values have: change knobs with `hpabench render --variant FILE --helm-values --set ...`, not helm --set" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{/* A number as Python's json.dumps writes a float (5 -> 5.0, 0.5 -> 0.5), like `hpabench render`. */}}
 {{- define "hpabench.pyfloat" -}}
