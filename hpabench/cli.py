@@ -41,6 +41,14 @@ def _path(text: str) -> Path:
 def _cmd_render(args: argparse.Namespace) -> int:
     from hpabench.deploy.render import dump_yaml, render_objects
 
+    if args.helm_values:
+        from hpabench.deploy.helm_values import dump_helm_values
+        from hpabench.deploy.variant import resolve_variant
+
+        if args.validate is not None:
+            raise SpecError(SpecIssue("render", "--validate", "validates rendered manifests, not --helm-values"))
+        sys.stdout.write(dump_helm_values(resolve_variant(args.variant, args.overrides), args.image))
+        return EXIT_OK
     objects = render_objects(args.variant, args.image, args.overrides)
     if args.validate is not None:
         from hpabench.deploy.schema_check import validate_objects
@@ -256,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("render", "print the rendered Kubernetes manifests (multi-document YAML for kubectl apply -f -)")
     variant_args(p)
     p.add_argument("--validate", metavar="K8S_VERSION", help="validate against this Kubernetes version's schema")
+    p.add_argument(
+        "--helm-values",
+        action="store_true",
+        help="print the resolved variant knobs as values for deploy/helm/hpabench-reference instead",
+    )
     p.set_defaults(func=_cmd_render)
 
     p = add("scenarios", "list the traffic profiles, or show one's planned curve")

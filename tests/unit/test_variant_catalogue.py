@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hpabench.cli import main
 from hpabench.deploy.local.netem import Impairment, impairments, netem_admission
@@ -188,3 +189,31 @@ def test_cli_render_set_changes_output(capsys: pytest.CaptureFixture[str]) -> No
     assert "maxReplicas: 9" in capsys.readouterr().out
     assert main(["render", "--set", "hpa.max_replicas=abc"]) == 2
     assert "hpa.max_replicas" in capsys.readouterr().err
+
+
+def test_render_helm_values_prints_the_resolved_knobs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hpabench render --variant V --helm-values`: extends merged, --set applied, derived added."""
+    variant = str(VARIANTS_DIR / "cpu-request-double-iso.yaml")
+    args = ["render", "--variant", variant, "--helm-values", "--set", "hpa.max_replicas=5", "--image", "x/refapp:2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "# extends: cpu-request-double-iso <- cpu-request-double" in out
+    values = yaml.safe_load(out)
+    assert values["web"]["resources"] == {"requests": {"cpu": "400m"}, "limits": {"cpu": "800m"}}
+    assert values["hpa"] == {"max_replicas": 5, "scale_point": "iso"}
+    assert values["derived"] == {
+        "scale_point_mode": "iso",
+        "scale_point_millicores": "120",
+        "cpu_target_utilization": 30,
+        "for_cpu_request": "400m",
+    }
+    assert values["image"] == "x/refapp:2"
+    assert "extends" not in values and "overrides" not in values
+
+
+def test_render_helm_values_refuses_patches(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["render", "--variant", str(VARIANTS_DIR.parent / "k8s/examples/postgres-emptydir.yaml"), "--helm-values"])
+        == 2
+    )
+    assert "cannot be expressed in the chart" in capsys.readouterr().err
