@@ -156,7 +156,9 @@ class Recorder:
             if self.runtime.t0 is not None:
                 return float(self.runtime.t0)
             gevent.sleep(0.05)
-        log.warning("no %s message after %.0f s; using this worker's start time", locust_messages.CLOCK_MESSAGE, CLOCK_WAIT_S)
+        log.warning(
+            "no %s message after %.0f s; using this worker's start time", locust_messages.CLOCK_MESSAGE, CLOCK_WAIT_S
+        )
         return time.time()
 
     def _user_count(self) -> int:
