@@ -8,7 +8,8 @@ through files:
   moment the master fixes it (the scenario shape's first tick, before any spawn message, so a
   worker knows t0 before its first user starts; ZeroMQ keeps the order per worker) and again to any
   worker that connects later. The master (or a standalone process) still writes
-  `data/locust_clock.json` for the driver, which shares the master's folder.
+  `data/locust_clock.json` for the driver, which shares the master's folder; a master adds
+  `workers` (connected when the clock started).
 * `hpabench_rows` (worker → master) `{"kind": client_stats|load|errors, "process": "worker-N",
   "rows": [...], "final": bool}`, only when `RuntimeConfig.ship_rows` is set (in-cluster runs): the
   worker's per-second rows, which the master appends to `data/<kind>.<process>.jsonl` — the same
@@ -47,10 +48,13 @@ log = logging.getLogger("hpabench.messages")
 def publish_t0(environment: Environment | None, runtime: ProcessRuntime, t0: float, source: str) -> None:
     """Fix t0 in this (master or standalone) process: runtime, clock file, and every worker."""
     runtime.set_t0(t0)
-    write_clock(runtime.config.data_dir, t0=t0, source=source)
     runner = environment.runner if environment is not None else None
     if isinstance(runner, MasterRunner):
+        # `workers`: how many were connected when the load clock started (the in-cluster driver checks it)
+        write_clock(runtime.config.data_dir, t0=t0, source=source, workers=runner.worker_count)
         runner.send_message(CLOCK_MESSAGE, {"t0": t0, "source": source})
+    else:
+        write_clock(runtime.config.data_dir, t0=t0, source=source)
 
 
 class RowShipper:
