@@ -206,7 +206,9 @@ def preflight(
     # monitors=auto: asked only when the operator's API is served (else none will be created)
     monitors = settings.monitors == "on" or (settings.monitors == "auto" and operator_served(api))
     discover = settings.prometheus_url is None
-    for rule in required_rules(objects, discover_prometheus=discover, needs_metrics=needs_metrics, monitors=monitors):
+    in_cluster = settings.load_from == "cluster"
+    wanted = required_rules(objects, discover, needs_metrics, monitors=monitors, in_cluster_load=in_cluster)
+    for rule in wanted:
         checks.access(rule)
     if checks.issues:  # without the permissions the remaining reads would only repeat "forbidden"
         return checks.issues, checks.facts
