@@ -109,7 +109,7 @@ def _container(spec: LoadgenSpec, role: str, args: list[str], cpu_millicores: in
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "data", "mountPath": DATA_DIR},
         ],
-        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 1000},
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 10001},
     }
     return container
 
