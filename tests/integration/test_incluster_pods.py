@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from hpabench.scenarios.locust_runtime import RuntimeConfig
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app
+from .test_locust_messages import kill_groups
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +101,5 @@ def test_the_rendered_pod_commands_run_a_distributed_load_and_serve_the_artefact
         assert procs[0].wait(timeout=15) == 0
         assert procs[1].wait(timeout=15) == 0
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        kill_groups(procs)
     assert not list((tmp_path / "worker").glob("*.jsonl"))  # the worker's rows live only on the master

@@ -35,6 +35,15 @@ def server() -> Iterator[str]:
         yield url
 
 
+def kill_groups(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL the process group of every process still running (each runs in its own session)."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
 def _locust(folder: Path, name: str, host: str, extra: list[str]) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     env.update({ENV_CONFIG: str(folder / CONFIG_FILE), ENV_PROCESS: name, "PYTHONUNBUFFERED": "1"})
@@ -71,11 +80,7 @@ def test_a_worker_without_the_masters_folder_gets_t0_and_ships_its_rows(tmp_path
         procs[0].wait(timeout=60)
         procs[1].wait(timeout=20)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        kill_groups(procs)
     assert procs[0].returncode == 0, (master_dir / "locust.master.log").read_text()
     t0 = float(read_clock(master_dir)["t0"])
     assert t0 < time.time()

@@ -10,11 +10,14 @@ does through the API (apply, list pods, logs, delete) goes to the emulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
+from collections.abc import AsyncIterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -158,6 +161,22 @@ def make_driver(cluster: Emulator, run: RunDir, master: FakeMaster, log: list[st
     return api, driver
 
 
+@contextlib.asynccontextmanager
+async def harness(cluster: Emulator, tmp_path: Path, workers: int, **extra: Any) -> AsyncIterator[Any]:
+    """The run's namespace, a fake master, a run directory and the driver; all closed afterwards."""
+    await post_namespace(cluster, NS)
+    log: list[str] = []
+    master = FakeMaster(tmp_path / "master", log)
+    run = RunDir.create(tmp_path / "reports", "incluster")
+    api, driver = make_driver(cluster, run, master, log, workers=workers, **extra)
+    try:
+        yield SimpleNamespace(log=log, master=master, run=run, driver=driver)
+    finally:
+        api.close()
+        master.close()
+        run.close()
+
+
 def config(run: RunDir) -> DriverConfig:
     return DriverConfig(scenario=scenario(), host="http://web:80", data_dir=run.data)
 
@@ -168,22 +187,14 @@ async def _exists(cluster: Emulator, path: str) -> bool:
 
 
 async def test_a_run_applies_waits_copies_every_artefact_then_deletes(cluster: Emulator, tmp_path) -> None:
-    await post_namespace(cluster, NS)
-    log: list[str] = []
-    master = FakeMaster(tmp_path / "master", log)
-    run = RunDir.create(tmp_path / "reports", "incluster")
-    api, driver = make_driver(cluster, run, master, log, workers=2)
-    try:
+    async with harness(cluster, tmp_path, 2) as h:
+        log, master, run, driver = h.log, h.master, h.run, h.driver
         task = asyncio.create_task(asyncio.to_thread(driver, config(run)))
         jobs = await play_jobs(cluster, workers=2, running=2)
         await asyncio.sleep(0.3)
         assert not task.done()  # no clock yet: the driver is waiting for the workers
         await asyncio.to_thread(master.run_locust, 2)
         result = await task
-    finally:
-        api.close()
-        master.close()
-        run.close()
     workers = jobs[WORKERS]["spec"]
     assert workers["parallelism"] == 2 and workers["template"]["spec"]["containers"][0]["image"] == "me/loadgen:1"
     assert master.opened == [f"{MASTER}-abcde"], log
@@ -233,39 +244,23 @@ async def test_the_wait_for_workers_is_bounded_and_names_the_missing_ones(
 ) -> None:
     monkeypatch.setattr(driver_module, "POD_STARTUP_S", 0.0)
     monkeypatch.setattr(driver_module, "POLL_S", 0.1)
-    await post_namespace(cluster, NS)
-    log: list[str] = []
-    master = FakeMaster(tmp_path / "master", log)
-    run = RunDir.create(tmp_path / "reports", "incluster")
-    api, driver = make_driver(cluster, run, master, log, workers=2, expect_workers_wait_s=1.5)
-    try:
+    async with harness(cluster, tmp_path, 2, expect_workers_wait_s=1.5) as h:
+        log, _master, run, driver = h.log, h.master, h.run, h.driver
         task = asyncio.create_task(asyncio.to_thread(driver, config(run)))
         await play_jobs(cluster, workers=2, running=1)  # one worker never gets scheduled
         with pytest.raises(LoadDriverError, match=r"--expect-workers 2.*hpabench-loadgen-workers-1: Pending"):
             await task
-    finally:
-        api.close()
-        master.close()
-        run.close()
     assert {"delete jobs", "delete configmaps", "delete services"} <= set(log)  # nothing left behind
 
 
 async def test_a_restarted_worker_and_a_hot_generator_make_the_run_invalid(cluster: Emulator, tmp_path) -> None:
-    await post_namespace(cluster, NS)
-    log: list[str] = []
-    master = FakeMaster(tmp_path / "master", log)
-    run = RunDir.create(tmp_path / "reports", "incluster")
-    api, driver = make_driver(cluster, run, master, log, workers=2)
-    try:
+    async with harness(cluster, tmp_path, 2) as h:
+        _log, master, run, driver = h.log, h.master, h.run, h.driver
         task = asyncio.create_task(asyncio.to_thread(driver, config(run)))
         await play_jobs(cluster, workers=2, running=2, restarts=1)
         await asyncio.sleep(1.2)  # the driver sees the restart while the load runs
         await asyncio.to_thread(master.run_locust, 2, 0.95, 2)  # 95 % CPU and half the planned users
         result = await task
-    finally:
-        api.close()
-        master.close()
-        run.close()
     assert "load_invalid" in result.flags
     reasons = json.loads((run.path / "manifest.json").read_text())["load_validity"]["reasons"]
     assert any("restarted 1 time" in r for r in reasons)
@@ -275,26 +270,18 @@ async def test_a_restarted_worker_and_a_hot_generator_make_the_run_invalid(clust
 
 
 async def test_ctrl_c_still_copies_the_artefacts_and_deletes_the_objects(cluster: Emulator, tmp_path) -> None:
-    await post_namespace(cluster, NS)
-    log: list[str] = []
-    master = FakeMaster(tmp_path / "master", log)
-    run = RunDir.create(tmp_path / "reports", "incluster")
-    api, driver = make_driver(cluster, run, master, log, workers=1)
-    supervise = driver._supervise
+    async with harness(cluster, tmp_path, 1) as h:
+        log, master, run, driver = h.log, h.master, h.run, h.driver
+        supervise = driver._supervise
 
-    def interrupted_supervise(*args: Any) -> set[str]:
-        raise KeyboardInterrupt  # Ctrl-C (or SIGTERM via the pipeline) in the middle of the load
+        def interrupted_supervise(*args: Any) -> set[str]:
+            raise KeyboardInterrupt  # Ctrl-C (or SIGTERM via the pipeline) in the middle of the load
 
-    driver._supervise = interrupted_supervise  # type: ignore[method-assign]
-    try:
+        driver._supervise = interrupted_supervise  # type: ignore[method-assign]
         task = asyncio.create_task(asyncio.to_thread(driver, config(run)))
         await play_jobs(cluster, workers=1, running=1)
         await asyncio.to_thread(master.run_locust, 1)
         result = await task
-    finally:
-        api.close()
-        master.close()
-        run.close()
     assert supervise is not None and result.interrupted
     first_delete = next(i for i, entry in enumerate(log) if entry.startswith("delete"))
     assert "fetch client_stats.worker-1.jsonl" in log[:first_delete]
