@@ -29,6 +29,8 @@ from hpabench.deploy.k8s.incluster_driver import HttpMasterLink, InClusterDriver
 from hpabench.deploy.k8s.loadgen import MASTER, NAME, WORKERS
 from hpabench.deploy.k8s.permissions import covers, required_rules
 from hpabench.deploy.k8s.resources import Rule, request_rule
+from hpabench.deploy.render import render
+from hpabench.deploy.variant import default_variant
 from hpabench.errors import LoadDriverError
 from hpabench.rundir import RunDir, read_events
 from hpabench.scenarios import incluster
@@ -36,7 +38,8 @@ from hpabench.scenarios.driver import DriverConfig
 from hpabench.scenarios.recording import SecondRecorder
 from hpabench.scenarios.spec import Scenario
 
-from .conftest import Emulator, _ready_pod, call, post_namespace, url_of
+from .conftest import Emulator, _ready_pod, call, controllers_running, post_namespace, seed_cluster, url_of
+from .test_flow import IMAGE, make_target
 from .test_rbac import granted_rules
 
 pytestmark = pytest.mark.asyncio
@@ -286,3 +289,26 @@ async def test_ctrl_c_still_copies_the_artefacts_and_deletes_the_objects(cluster
     first_delete = next(i for i, entry in enumerate(log) if entry.startswith("delete"))
     assert "fetch client_stats.worker-1.jsonl" in log[:first_delete]
     assert (run.data / "client_stats.parquet").exists()
+
+
+async def test_the_k8s_target_hands_the_pipeline_its_in_cluster_driver_only_when_asked(
+    cluster: Emulator, tmp_path
+) -> None:
+    await seed_cluster(cluster, images=[IMAGE])
+    objects = render(default_variant())
+    for load_from in ("runner", "cluster"):
+        target = make_target(tmp_path, cluster, load_from=load_from, expect_workers=3, loadgen_image="me/lg:2")
+        run = RunDir.create(tmp_path / f"reports-{load_from}", "choose")
+        async with controllers_running(cluster):
+            deployed = await asyncio.to_thread(target.start, objects, run, lambda m: None)
+            try:
+                driver = deployed.load_driver
+            finally:
+                await asyncio.to_thread(deployed.stop)
+                run.close()
+        if load_from == "runner":
+            assert driver is None  # the local driver, through the port-forward
+        else:
+            assert isinstance(driver, InClusterDriver)
+            assert (driver.workers, driver.image, driver.app_url) == (3, "me/lg:2", "http://web:80")
+            assert driver.namespace == deployed.namespace
