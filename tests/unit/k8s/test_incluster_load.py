@@ -312,3 +312,14 @@ async def test_the_k8s_target_hands_the_pipeline_its_in_cluster_driver_only_when
             assert isinstance(driver, InClusterDriver)
             assert (driver.workers, driver.image, driver.app_url) == (3, "me/lg:2", "http://web:80")
             assert driver.namespace == deployed.namespace
+
+
+async def test_the_preflight_asks_for_the_loadgen_image_only_for_in_cluster_load(cluster: Emulator, tmp_path) -> None:
+    await seed_cluster(cluster, images=[IMAGE])
+    objects = render(default_variant())
+    assert await asyncio.to_thread(make_target(tmp_path, cluster).admit, objects) == []
+    issues = await asyncio.to_thread(make_target(tmp_path, cluster, load_from="cluster").admit, objects)
+    assert [i.path for i in issues] == ["hpabench/loadgen:0.1.0"], [str(i) for i in issues]
+    assert "deploy/loadgen/Dockerfile" in issues[0].message
+    asked = {(r["verb"], r.get("group", ""), r["resource"]) for r in cluster.reviews}
+    assert ("delete", "batch", "jobs") in asked
