@@ -59,6 +59,8 @@ class ArtefactState:
 
 def _handler(state: ArtefactState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the driver's one connection through its port-forward
+
         def log_message(self, format: str, *args: Any) -> None:
             return  # the driver polls /status each second: not worth a log line each
 

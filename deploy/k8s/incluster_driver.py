@@ -26,10 +26,11 @@ in `data/` (`client_stats.*.jsonl`, `load.*.jsonl`, `errors.*.jsonl`, their merg
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import re
 import time
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,15 +65,34 @@ class MasterLink(Protocol):
 
 
 class HttpMasterLink:
-    """`MasterLink` over HTTP at `url` (a loopback port-forward in production). `close` runs `on_close`."""
+    """`MasterLink` over HTTP at `url` (a loopback port-forward in production). One kept-alive
+    connection, so polling each second costs one port-forward stream, not one per request; reconnects
+    once when it broke. `close` closes it and runs `on_close` (the port-forward)."""
 
     def __init__(self, url: str, on_close: Callable[[], None] | None = None) -> None:
         self.url, self.on_close = url.rstrip("/"), on_close
+        parsed = urllib.parse.urlsplit(self.url)
+        self._address = (parsed.hostname or "127.0.0.1", int(parsed.port or 80))
+        self._connection: http.client.HTTPConnection | None = None
 
     def _open(self, path: str, method: str = "GET") -> bytes:
-        request = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-            return bytes(response.read())
+        for attempt in (1, 2):
+            if self._connection is None:
+                self._connection = http.client.HTTPConnection(*self._address, timeout=FETCH_TIMEOUT_S)
+            try:
+                self._connection.request(method, path, body=b"" if method == "POST" else None)
+                response = self._connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                self._connection.close()
+                self._connection = None
+                if attempt == 2:
+                    raise
+                continue
+            if response.status != 200:
+                raise OSError(f"{method} {path}: HTTP {response.status}")
+            return body
+        raise AssertionError("unreachable")
 
     def status(self) -> dict[str, Any]:
         data = json.loads(self._open("/status"))
@@ -85,6 +105,9 @@ class HttpMasterLink:
         self._open("/done", "POST")
 
     def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
         if self.on_close is not None:
             self.on_close()
             self.on_close = None
