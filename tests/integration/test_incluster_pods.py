@@ -101,5 +101,6 @@ def test_the_rendered_pod_commands_run_a_distributed_load_and_serve_the_artefact
         assert procs[0].wait(timeout=15) == 0
         assert procs[1].wait(timeout=15) == 0
     finally:
+        link.close()
         kill_groups(procs)
     assert not list((tmp_path / "worker").glob("*.jsonl"))  # the worker's rows live only on the master
