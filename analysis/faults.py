@@ -9,6 +9,7 @@ A *harness fault* is a flag recorded from a `fault` event (or by the pipeline / 
 | `runner_died` | the `hpabench run` process died; its stack was cleaned up by the reaper or `down` |
 | `teardown_incomplete` | something of the stack was still there after teardown |
 | `report_interrupted` | analysis/report was cut short (rebuild with `hpabench report`) |
+| `load_invalid` | the generators did not deliver the planned load (`manifest.load_validity` has the evidence) |
 
 `harness_faults(flags)` lists those present; a gate refuses to judge such a run (exit 1, not 3).
 `fault_notes(run, expected_series)` explains them in the summary's notes, one line each, and
@@ -21,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-HARNESS_FAULT_FLAGS = ("lb_died", "prometheus_died", "runner_died", "teardown_incomplete", "report_interrupted")
+HARNESS_FAULT_FLAGS = (
+    "lb_died",
+    "prometheus_died",
+    "runner_died",
+    "teardown_incomplete",
+    "report_interrupted",
+    "load_invalid",
+)
 # Series that are legitimately empty in a healthy run (nothing failed, no HPA, no queueing).
 MAY_BE_EMPTY = ("server_errors_rps_by_route", "server_error_ratio", "hpa_desired_replicas", "hpa_current_replicas")
 

@@ -237,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hpabench",
         description="Load-testing and autoscaling benchmarks for Kubernetes web tiers.",
-        epilog="Exit codes: 0 ok, 1 tool error, 2 invalid input, 3 thresholds failed, 130 interrupted.",
+        epilog=(
+            "Exit codes: 0 ok, 1 tool error, 2 invalid input, 3 thresholds failed, "
+            "4 load invalid (run: the generators did not deliver the planned load; flag load_invalid), 130 interrupted."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"hpabench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

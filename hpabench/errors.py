@@ -1,6 +1,7 @@
 """The one small exception hierarchy of hpabench, with the CLI exit code each maps to.
 
-Exit codes (DESIGN.md, convention 5): 0 pass, 1 tool error, 2 invalid input, 3 thresholds failed.
+Exit codes (DESIGN.md, convention 5): 0 pass, 1 tool error, 2 invalid input, 3 thresholds failed,
+4 load invalid (`run`: the load that ran was not the load planned — flag `load_invalid`).
 A threshold breach is a result, not an exception; it never passes through here.
 """
 
@@ -12,6 +13,8 @@ EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_INVALID_INPUT = 2
 EXIT_THRESHOLDS_FAILED = 3
+EXIT_LOAD_INVALID = 4
+FLAG_LOAD_INVALID = "load_invalid"
 
 
 class HpabenchError(Exception):

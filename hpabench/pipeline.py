@@ -27,7 +27,16 @@ import httpx
 from hpabench import cliinput, hostinfo, preflight
 from hpabench.console import Console
 from hpabench.contract import MANIFEST_SCHEMA_VERSION
-from hpabench.errors import EXIT_OK, EXIT_TOOL_ERROR, HpabenchError, RunInterrupted, SpecError, SpecIssue
+from hpabench.errors import (
+    EXIT_LOAD_INVALID,
+    EXIT_OK,
+    EXIT_TOOL_ERROR,
+    FLAG_LOAD_INVALID,
+    HpabenchError,
+    RunInterrupted,
+    SpecError,
+    SpecIssue,
+)
 from hpabench.events import EventRunner, admit_events, load_clock_t0
 from hpabench.inputfile import check_output_dir
 from hpabench.lifeline import Lifeline
@@ -363,7 +372,8 @@ class Pipeline:
             max_duration_s=self.options.max_duration_s,
             keepalive=client_keepalive(resolved.objects),
         )
-        driver = self.driver or run_load
+        # A target may bring its own driver (the k8s target's in-cluster Locust); else Locust runs here.
+        driver = self.driver or getattr(deployed, "load_driver", None) or run_load
         started = time.time()
         aligner = self._align_autoscaler(resolved, deployed, started)
         self.run.update_manifest(load_started_at=started)
@@ -570,6 +580,8 @@ class Pipeline:
         if exit_code == EXIT_OK and not reported:
             # A completed run without its report is not what the user asked for (CI gates on this).
             exit_code = EXIT_TOOL_ERROR
+        if exit_code == EXIT_OK and FLAG_LOAD_INVALID in self.flags:
+            exit_code = EXIT_LOAD_INVALID  # the load that ran is not the load planned: never a silent result
         return RunOutcome(run.path, status, exit_code, tuple(sorted(set(self.flags))), error)
 
     def _warn_harness_faults(self) -> None:

@@ -4,9 +4,11 @@ Loaded into every Locust process of a run (via `locustfiles/hpabench_recorder.py
 catalogue locustfile). `install()` hooks Locust's events once per process:
 
 * `request` → `SecondRecorder.record` (completion second, route = Locust's request `name`);
-* `test_start` → start writing; the master/standalone process makes sure the clock file has t0
-  (the scenario shape writes it at its first tick; a user's own shape or none: now), a worker
-  reads t0 from it;
+* `test_start` → start writing; the master/standalone process makes sure t0 is fixed (the
+  scenario shape publishes it at its first tick; a user's own shape or none: now), a worker takes
+  t0 from the master's `hpabench_clock` message (`locust_messages`), never from a file;
+* with `RuntimeConfig.ship_rows` (in-cluster), a worker names itself `worker-<Locust's worker
+  index + 1>` and sends its rows to the master, which writes them into its own data folder;
 * a greenlet samples the user count in the middle of every run second k ([t0 + k, t0 + k + 1)),
   wakes just after the second ends and appends the finished seconds to
   `data/client_stats.<process>.jsonl` and `data/load.<process>.jsonl` (flushed each time);
@@ -32,7 +34,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from hpabench.scenarios.locust_runtime import ProcessRuntime, get_runtime, read_clock, write_clock
+from hpabench.scenarios import locust_messages
+from hpabench.scenarios.locust_runtime import ProcessRuntime, get_runtime, write_clock
 from hpabench.scenarios.recording import JsonlWriter, SecondRecorder
 
 log = logging.getLogger("hpabench.recorder")
@@ -54,18 +57,33 @@ class Recorder:
             self.role = "worker"
         else:
             self.role = "standalone"
-        data_dir = runtime.config.data_dir
-        name = runtime.process_name
-        self.seconds = SecondRecorder(name)
-        self.client_out = JsonlWriter(data_dir / f"client_stats.{name}.jsonl", lazy=self.role == "master")
-        self.load_out = JsonlWriter(data_dir / f"load.{name}.jsonl")
-        # Failed requests by (method, route, status, error): what Locust's error table shows.
-        self.errors_out = JsonlWriter(data_dir / f"errors.{name}.jsonl", lazy=True)
+        self.shipping = self.role == "worker" and runtime.config.ship_rows
+        self.sink = locust_messages.register(environment, runtime)
+        self.seconds = SecondRecorder(runtime.process_name)
+        self.client_out: Any = None
+        self.load_out: Any = None
+        self.errors_out: Any = None
+        if not self.shipping:  # a shipping worker learns its name (index) from the master's ack
+            self._open_outputs()
         self._errors: Counter[tuple[str, str, int | None, str]] = Counter()
         self._cpu_mark = (time.time(), time.process_time())
         self._flusher: Any = None
         self._users_at: dict[int, int] = {}
         self._stopped = False
+
+    def _open_outputs(self) -> None:
+        name = self.runtime.process_name
+        if self.shipping:
+            runner: Any = self.environment.runner
+            self.client_out, self.load_out, self.errors_out = (
+                locust_messages.RowShipper(runner, kind, name) for kind in locust_messages.ROW_KINDS
+            )
+            return
+        data_dir = self.runtime.config.data_dir
+        self.client_out = JsonlWriter(data_dir / f"client_stats.{name}.jsonl", lazy=self.role == "master")
+        self.load_out = JsonlWriter(data_dir / f"load.{name}.jsonl")
+        # Failed requests by (method, route, status, error): what Locust's error table shows.
+        self.errors_out = JsonlWriter(data_dir / f"errors.{name}.jsonl", lazy=True)
 
     # -- Locust event handlers ----------------------------------------------------------------
     def on_request(
@@ -87,11 +105,18 @@ class Recorder:
 
     def on_test_start(self, **_: Any) -> None:
         now = time.time()
-        data_dir = self.runtime.config.data_dir
+        if self.shipping and self.client_out is None:
+            index = int(getattr(self.environment.runner, "worker_index", 0))
+            self.runtime.process_name, self.runtime.process_index = f"worker-{index + 1}", index
+            self.seconds.process = self.runtime.process_name
+            self._open_outputs()
         if self.role == "worker":
             t0 = self._wait_for_clock()
+        elif self.runtime.t0 is None:
+            locust_messages.publish_t0(self.environment, self.runtime, now, "test_start")
+            t0 = now
         else:
-            t0 = read_clock(data_dir).get("t0") or write_clock(data_dir, t0=now, source="test_start")["t0"]
+            t0 = self.runtime.t0
         if self.runtime.t0 is None:
             self.runtime.set_t0(float(t0))
         self.seconds.start(now, float(self.runtime.t0 or t0))
@@ -105,6 +130,12 @@ class Recorder:
             return
         self._stopped = True
         self.flush(time.time(), final=True)
+        if self.shipping and self.load_out is not None:
+            self.load_out.write([], final=True)
+        if self.sink is not None:
+            missing = self.sink.wait_for_finals()
+            if missing:
+                log.warning("no final rows from %s", ", ".join(sorted(missing)))
         if self.role != "worker":
             write_clock(self.runtime.config.data_dir, t_end=time.time())
 
@@ -113,20 +144,21 @@ class Recorder:
         if self._flusher is not None:
             self._flusher.kill(block=False)
             self._flusher = None
-        self.client_out.close()
-        self.load_out.close()
-        self.errors_out.close()
+        for out in (self.client_out, self.load_out, self.errors_out, self.sink):
+            if out is not None:
+                out.close()
 
     # -- writing ------------------------------------------------------------------------------
     def _wait_for_clock(self) -> float:
-        """A worker's t0: the master wrote it before dispatching users; wait briefly if racing."""
+        """A worker's t0: the master's clock message precedes its spawn message; wait briefly if racing."""
         deadline = time.time() + CLOCK_WAIT_S
         while time.time() < deadline:
-            t0 = read_clock(self.runtime.config.data_dir).get("t0")
-            if t0:
-                return float(t0)
+            if self.runtime.t0 is not None:
+                return float(self.runtime.t0)
             gevent.sleep(0.05)
-        log.warning("no t0 in the clock file after %.0f s; using this worker's start time", CLOCK_WAIT_S)
+        log.warning(
+            "no %s message after %.0f s; using this worker's start time", locust_messages.CLOCK_MESSAGE, CLOCK_WAIT_S
+        )
         return time.time()
 
     def _user_count(self) -> int:

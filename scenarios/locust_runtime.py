@@ -6,8 +6,9 @@ and `HPABENCH_PROCESS_INDEX=<i>` (0..generators-1 among the processes that run u
 Locust, the shape, the users and the recorder share one `ProcessRuntime` (`get_runtime()`):
 
 * the **clock**: t0 = unix time of the load phase's start, decided by the shape on the master
-  (or standalone) process at its first tick and published in `data/locust_clock.json`, so every
-  process — and the driver — agrees on "t_s = 0";
+  (or standalone) process at its first tick, sent to every worker in a Locust custom message
+  (`locust_messages`) and written to `data/locust_clock.json` for the driver, so every process —
+  and the driver — agrees on "t_s = 0";
 * the **target** now (the pure `target_at`, cached for 50 ms);
 * the open model's **arrival queue** (this process's share of the planned rate);
 * per-second counters of requests **sent** by hpabench users.
@@ -49,6 +50,9 @@ class RuntimeConfig:
     generators: int  # processes that run users: 1 standalone, N workers in distributed mode
     own_locustfile: bool = False
     keepalive: bool = True  # False: every request on a fresh connection (`Connection: close`)
+    # Workers send their rows to the master (locust_messages) instead of writing them: in-cluster
+    # workers are pods whose folders nobody collects.
+    ship_rows: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class RuntimeConfig:
             "generators": self.generators,
             "own_locustfile": self.own_locustfile,
             "keepalive": self.keepalive,
+            "ship_rows": self.ship_rows,
         }
 
     @classmethod
@@ -69,6 +74,7 @@ class RuntimeConfig:
             generators=int(data["generators"]),
             own_locustfile=bool(data.get("own_locustfile", False)),
             keepalive=bool(data.get("keepalive", True)),
+            ship_rows=bool(data.get("ship_rows", False)),
         )
 
     def write(self, path: Path) -> None:

@@ -23,7 +23,8 @@ import gevent
 from locust import LoadTestShape, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from hpabench.scenarios.locust_runtime import get_runtime, write_clock
+from hpabench.scenarios.locust_messages import publish_t0
+from hpabench.scenarios.locust_runtime import get_runtime
 from hpabench.scenarios.mix import RoutePicker
 
 IDLE_SLEEP_S = (0.25, 0.5)
@@ -44,8 +45,7 @@ class ScenarioShape(LoadTestShape):
         now = time.time()
         if self._t0 is None:
             self._t0 = now
-            runtime.set_t0(now)
-            write_clock(runtime.config.data_dir, t0=now, source="shape")
+            publish_t0(getattr(self.runner, "environment", None), runtime, now, "shape")
         target = runtime.target(now)
         if target is None:
             return None

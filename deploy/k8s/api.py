@@ -201,6 +201,14 @@ class KubeApi:
             raise ApiError(status, str(reason or response.response.reason), str(message or raw[:300]), data)
         return data if isinstance(data, dict) else {"items": data}
 
+    def request_text(self, path: str, query: dict[str, Any] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+        """A GET whose answer is text (a pod's log). ApiError on non-2xx."""
+        response = self._send("GET", path, query, None, None, (min(10.0, timeout_s), timeout_s))
+        raw = response.read()
+        if not 200 <= int(response.status) <= 299:
+            raise ApiError(int(response.status), str(response.response.reason), raw[:300].decode("utf-8", "replace"))
+        return str(raw.decode("utf-8", "replace"))
+
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         return self.request("GET", path, query=query or None)
 

@@ -22,6 +22,10 @@ _SETTINGS = {
     "k8s_prometheus_url": "prometheus_url",
     "k8s_ready_timeout_s": "ready_timeout_s",
     "k8s_monitors": "monitors",
+    "k8s_load_from": "load_from",
+    "k8s_loadgen_image": "loadgen_image",
+    "k8s_expect_workers": "expect_workers",
+    "k8s_expect_workers_wait_s": "expect_workers_wait_s",
 }
 _HPA_FLAGS = {
     "k8s_hpa_sync_period_s": "sync_period_s",
@@ -42,6 +46,19 @@ def add_k8s_arguments(run: argparse.ArgumentParser) -> None:
     group.add_argument("--prometheus-url", dest="k8s_prometheus_url", help="a reachable Prometheus (default: discover)")
     group.add_argument("--ready-timeout-s", dest="k8s_ready_timeout_s", type=float, help="readiness wait (300)")
     group.add_argument("--monitors", dest="k8s_monitors", choices=["auto", "on", "off"], help="PodMonitors (auto)")
+    group.add_argument(
+        "--load-from",
+        dest="k8s_load_from",
+        choices=["runner", "cluster"],
+        help="where Locust runs: this machine via a port-forward (runner, default) or pods in the run's namespace",
+    )
+    group.add_argument("--loadgen-image", dest="k8s_loadgen_image", help="--load-from cluster: hpabench+Locust image")
+    group.add_argument(
+        "--expect-workers", dest="k8s_expect_workers", type=int, help="--load-from cluster: Locust worker pods (2)"
+    )
+    group.add_argument(
+        "--expect-workers-wait-s", dest="k8s_expect_workers_wait_s", type=float, help="wait for them (120)"
+    )
     group.add_argument("--hpa-sync-period-s", dest="k8s_hpa_sync_period_s", type=float, help="fact to record (15)")
     group.add_argument("--hpa-tolerance", dest="k8s_hpa_tolerance", type=float, help="fact to record (0.1)")
     group.add_argument(

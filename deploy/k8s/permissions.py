@@ -53,16 +53,32 @@ MONITOR_RULES: tuple[Rule, ...] = (
     Rule("patch", "monitoring.coreos.com", "podmonitors"),
     Rule("create", "monitoring.coreos.com", "podmonitors"),
 )
+# In-cluster load (`incluster_driver`): apply and delete the Locust objects, read the worker pods'
+# logs, port-forward to the master pod (already in TARGET_RULES).
+LOADGEN_RULES: tuple[Rule, ...] = (
+    *(
+        Rule(verb, group, resource)
+        for group, resource in (("", "configmaps"), ("", "services"), ("batch", "jobs"))
+        for verb in ("create", "patch", "delete")
+    ),
+    Rule("get", "", "pods", "log"),
+)
 
 
 def required_rules(
-    objects: list[dict[str, Any]], discover_prometheus: bool, needs_metrics: bool, monitors: bool = False
+    objects: list[dict[str, Any]],
+    discover_prometheus: bool,
+    needs_metrics: bool,
+    monitors: bool = False,
+    in_cluster_load: bool = False,
 ) -> list[Rule]:
     """Every rule a run of `objects` needs, without duplicates, in a stable order. `monitors`: the
-    run may add PodMonitors (`monitors.monitor_objects`)."""
+    run may add PodMonitors (`monitors.monitor_objects`); `in_cluster_load`: `--load-from cluster`."""
     rules: set[Rule] = set(TARGET_RULES)
     if monitors:
         rules.update(MONITOR_RULES)
+    if in_cluster_load:
+        rules.update(LOADGEN_RULES)
     for obj in objects:
         if obj.get("kind") in KINDS:
             rules.update(apply_rules(ref_of(obj, "x")))

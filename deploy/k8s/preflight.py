@@ -168,13 +168,22 @@ class _Checks:
         for image in sorted(app_images(self.objects)):
             if not _UNPUBLISHED_IMAGE.match(image) or truncated:
                 continue
-            if not any(name == image or name.endswith(f"/{image}") for name in present):
+            if not _on_a_node(image, present):
                 self.issue(
                     image,
                     "this image is built locally, not published, and no node has it. fix: build it "
                     f"(docker build -t {image} deploy/app) and `kind load docker-image {image}`, "
                     "or pass --image REGISTRY/refapp:TAG that the cluster can pull",
                 )
+        loadgen = self.settings.loadgen_image
+        local_build = loadgen.startswith(("hpabench/", "docker.io/hpabench/"))
+        if self.settings.load_from == "cluster" and local_build and not truncated and not _on_a_node(loadgen, present):
+            self.issue(
+                loadgen,
+                "the load-generator image is built locally and no node has it. fix: build it "
+                f"(docker build -f deploy/loadgen/Dockerfile -t {loadgen} .) and `kind load docker-image "
+                f"{loadgen}`, or pass --loadgen-image REGISTRY/IMAGE:TAG that the cluster can pull",
+            )
 
     def prometheus(self) -> None:
         if self.settings.prometheus_url:
@@ -195,6 +204,10 @@ class _Checks:
             self.facts["prometheus_pod"] = f"{running[0]['metadata']['namespace']}/{running[0]['metadata']['name']}"
 
 
+def _on_a_node(image: str, present: set[str]) -> bool:
+    return any(name == image or name.endswith(f"/{image}") for name in present)
+
+
 def preflight(
     api: KubeApi, objects: list[dict[str, Any]], settings: K8sSettings, namespace_hint: str
 ) -> tuple[list[SpecIssue], dict[str, Any]]:
@@ -206,7 +219,9 @@ def preflight(
     # monitors=auto: asked only when the operator's API is served (else none will be created)
     monitors = settings.monitors == "on" or (settings.monitors == "auto" and operator_served(api))
     discover = settings.prometheus_url is None
-    for rule in required_rules(objects, discover_prometheus=discover, needs_metrics=needs_metrics, monitors=monitors):
+    in_cluster = settings.load_from == "cluster"
+    wanted = required_rules(objects, discover, needs_metrics, monitors=monitors, in_cluster_load=in_cluster)
+    for rule in wanted:
         checks.access(rule)
     if checks.issues:  # without the permissions the remaining reads would only repeat "forbidden"
         return checks.issues, checks.facts

@@ -10,6 +10,10 @@
 - `watch_timeout_s`: how long each watch request lives before it is resumed (API load vs. churn).
 - `monitors`: create ServiceMonitor/PodMonitor objects scraping the run at the scrape interval
   (needs the Prometheus Operator's CRDs; "auto" = when the cluster serves monitoring.coreos.com).
+- `load_from`: `runner` (default: Locust on this machine through the loopback port-forward — the
+  small-run mode) or `cluster` (a Locust master Job and `expect_workers` worker pods in the run's
+  namespace, image `loadgen_image`; the load clock starts when all are connected, waiting at most
+  `expect_workers_wait_s`; see `incluster_driver`).
 - `hpa_flags`: what the API cannot show, recorded as user-supplied facts in manifest.json:
   the controller-manager's `--horizontal-pod-autoscaler-sync-period`, `-tolerance`,
   `-downscale-stabilization` (seconds / ratio). Defaults are Kubernetes' (15 s, 0.1, 300 s).
@@ -50,6 +54,10 @@ class K8sSettings(BaseModel):
     watch_timeout_s: int = Field(default=60, ge=5, le=600)
     monitors: Literal["auto", "on", "off"] = "auto"
     hpa_flags: HpaFlags = HpaFlags()
+    load_from: Literal["runner", "cluster"] = "runner"
+    loadgen_image: str = "hpabench/loadgen:0.1.0"
+    expect_workers: int = Field(default=2, ge=1, le=64)
+    expect_workers_wait_s: float = Field(default=120.0, gt=0, le=3600)
 
     @field_validator("namespace_prefix")
     @classmethod

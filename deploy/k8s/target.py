@@ -5,6 +5,9 @@ create the run's namespace → watch it (`observe.ClusterObserver`) → server-s
 rendered objects (+ PodMonitors when the Prometheus Operator is there) → wait until every
 workload is ready (`readiness`) → open a loopback port-forward balancing over the ready web
 pods (the only place load may go) and one to Prometheus unless `prometheus_url` was given.
+With `load_from: cluster`, `K8sDeployed.load_driver` is an `incluster_driver.InClusterDriver`
+(Locust as pods in the namespace, reaching the app at its in-cluster Service name); the pipeline
+uses it in place of the local driver. Otherwise it is None and load goes through the port-forward.
 `K8sDeployed.stop()` closes the port-forwards and watches, writes the pods/HPA tables, deletes the
 namespace and waits for it to be gone, then records what it measured of its own API use.
 
@@ -18,6 +21,8 @@ from typing import Any
 
 from hpabench.deploy.k8s.api import KubeApi
 from hpabench.deploy.k8s.apply import apply_objects, create_namespace, delete_namespace
+from hpabench.deploy.k8s.incluster_driver import HttpMasterLink, InClusterDriver, MasterLink
+from hpabench.deploy.k8s.loadgen import ARTEFACT_PORT
 from hpabench.deploy.k8s.monitors import monitor_objects, operator_served
 from hpabench.deploy.k8s.observe import ClusterObserver
 from hpabench.deploy.k8s.portforward import PortForwarder, pod_upstream, round_robin
@@ -54,6 +59,11 @@ def service_backend(objects: list[dict[str, Any]], service: str) -> tuple[dict[s
     raise TargetError(f"Service/{service}: targetPort {target!r} matches no container port of its pods")
 
 
+def service_port(objects: list[dict[str, Any]], service: str) -> int:
+    svc = next(o for o in objects if o.get("kind") == "Service" and o["metadata"]["name"] == service)
+    return int(((svc.get("spec") or {}).get("ports") or [{}])[0].get("port", 80))
+
+
 class K8sDeployed:
     """A run's namespace on the cluster, seen through the `Deployed` protocol."""
 
@@ -64,6 +74,7 @@ class K8sDeployed:
         self._service_url = ""
         self._prometheus_url = ""
         self.ready_at: float | None = None
+        self._app_url = ""
         self._stopped = False
 
     @property
@@ -81,6 +92,30 @@ class K8sDeployed:
     @property
     def load_hosts(self) -> tuple[str, ...]:
         return LOOPBACK_HOSTS
+
+    @property
+    def load_driver(self) -> InClusterDriver | None:
+        """The in-cluster Locust driver (`load_from: cluster`), or None: load from the runner."""
+        settings = self.target.settings
+        if settings.load_from != "cluster":
+            return None
+        return InClusterDriver(
+            self.api,
+            self.namespace,
+            self.run,
+            pods=self.observer.pod_objects if self.observer else list,
+            open_link=self._open_master,
+            app_url=self._app_url,
+            image=settings.loadgen_image,
+            workers=settings.expect_workers,
+            expect_workers_wait_s=settings.expect_workers_wait_s,
+        )
+
+    def _open_master(self, pod: str) -> MasterLink:
+        """The master pod's artefact endpoint through a loopback port-forward (closed with the link)."""
+        url = self._forward("loadgen-master", self.namespace, ARTEFACT_PORT, lambda: pod)
+        forwarder = self.forwarders[-1]
+        return HttpMasterLink(url, on_close=forwarder.close)
 
     def replicas(self, workload: str = "web") -> ReplicaView:
         if self.observer is None:
@@ -107,6 +142,7 @@ class K8sDeployed:
         selector, port = service_backend(objects, "web")
         chooser = round_robin(lambda: self.observer.ready_pods(selector) if self.observer else [], "Service/web")
         self._service_url = self._forward("web", self.namespace, port, chooser)
+        self._app_url = f"http://web:{service_port(objects, 'web')}"  # in-cluster DNS, same namespace
         self._prometheus_url = settings.prometheus_url or self._discover_prometheus()
         self.run.update_manifest(cluster={**self.target.facts, **self._placement(), "ready_s": round(ready_s, 3)})
 

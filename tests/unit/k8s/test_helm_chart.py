@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from hpabench.deploy.helm_values import dump_helm_values, helm_values
-from hpabench.deploy.hpa.settings import HpaSettings
+from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.render import render_objects
 from hpabench.deploy.variant import (
     HpaKnobs,
