@@ -61,16 +61,22 @@ def _stage_at(run: Path | None, ts: float) -> str:
     return current
 
 
-def _data_kept(run: Path) -> bool:
-    """Everything measured is on disk: the plan, and client rows if the load had begun."""
+def _data_files(reports: Path) -> dict[str, int]:
+    """Size of every data file of the (one) run under `reports` now: what was measured so far."""
+    return {str(f): f.stat().st_size for f in reports.glob("*/data/*") if f.is_file()}
+
+
+def _data_kept(run: Path, at_signal: dict[str, int]) -> bool:
+    """Nothing on disk at the signal was lost (every file still there, none shorter), the plan
+    exists, and the measured client rows were merged or are still in their jsonl files."""
     if not (run / "data" / "planned.parquet").exists():
         return False
-    load_began = any(e.get("stage") == "load" for e in read_events(run))
-    if not load_began:
-        return True
-    return (run / "data" / "client_stats.parquet").exists() or any(
-        f.stat().st_size > 0 for f in (run / "data").glob("client_stats.*.jsonl")
-    )
+    for name, size in at_signal.items():
+        path = Path(name)
+        merged = path.name.endswith(".jsonl") and path.with_name(path.name.split(".")[0] + ".parquet").exists()
+        if not merged and (not path.exists() or path.stat().st_size < size):
+            return False
+    return True
 
 
 def interrupt_once(work: Path, scenario: Path, kind: str, delay_s: float) -> dict[str, Any]:
@@ -79,6 +85,7 @@ def interrupt_once(work: Path, scenario: Path, kind: str, delay_s: float) -> dic
         _command(reports, scenario), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
     )
     time.sleep(delay_s)
+    at_signal = _data_files(reports)
     sent_at = time.time()
     finished_before = proc.poll() is not None
     if not finished_before:
@@ -129,7 +136,8 @@ def interrupt_once(work: Path, scenario: Path, kind: str, delay_s: float) -> dic
         "clean": record is not None and not left,
         "leftovers": left,
         "honest": honest,
-        "data_kept": run is not None and _data_kept(run),
+        "data_kept": _data_kept(run, at_signal),
+        "client_rows_on_disk_at_signal": any("client_stats." in n and n.endswith(".jsonl") and v for n, v in at_signal.items()),
     }
 
 
@@ -174,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sigkill", type=int, default=5)
     parser.add_argument("--kills", type=int, default=3, help="deaths per server in part 2")
     parser.add_argument("--seed", type=int, default=10)
-    parser.add_argument("--max-delay-s", type=float, default=MAX_DELAY_S, help="signals land in [0.5, this] s")
+    parser.add_argument("--min-delay-s", type=float, default=0.5)
+    parser.add_argument("--max-delay-s", type=float, default=MAX_DELAY_S, help="signals land in [min, max] s")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         scenario = work / "tiny.yaml"
         scenario.write_text(SCENARIO)
         for kind in kinds:
-            row = interrupt_once(work, scenario, kind, rng.uniform(0.5, args.max_delay_s))
+            row = interrupt_once(work, scenario, kind, rng.uniform(args.min_delay_s, args.max_delay_s))
             results["interrupts"].append(row)
             print(json.dumps(row), flush=True)
         for server in ["haproxy", "prometheus"] * args.kills:
