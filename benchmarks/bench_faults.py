@@ -137,7 +137,7 @@ def interrupt_once(work: Path, scenario: Path, kind: str, delay_s: float) -> dic
         "leftovers": left,
         "honest": honest,
         "data_kept": _data_kept(run, at_signal),
-        "client_rows_on_disk_at_signal": any("client_stats." in n and n.endswith(".jsonl") and v for n, v in at_signal.items()),
+        "client_rows_on_disk_at_signal": any("client_stats." in n and size for n, size in at_signal.items()),
     }
 
 
