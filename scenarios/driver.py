@@ -382,6 +382,7 @@ class _Session:
         if self.t0 is not None:  # stages begun since the last poll still get their event
             self._emit_stage_events(min(self.stopped_at, self.t0 + self.planned_s - 1e-6))
         try:
+            fault_point("load.stopping")
             if self.procs and self._lead.alive():
                 # SIGINT, not SIGTERM: a headless shape run only installs its SIGTERM handler after
                 # the shape finishes; SIGINT ends the shape, quits workers, flushes, and exits 0.

@@ -102,6 +102,7 @@ def _run(tmp_path: Path, point: str | None, text: str = TINY, *extra: str) -> tu
     [
         ("deploy.servers_started:SIGINT", False),
         ("load.running:SIGTERM", True),
+        ("load.stopping:SIGINT", True),
         ("teardown.started:SIGINT", True),
         ("teardown.mid:SIGTERM", True),
         ("report.started:SIGINT", True),
