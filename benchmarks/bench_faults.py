@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-delay-s", type=float, default=MAX_DELAY_S, help="signals land in [min, max] s")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    # A background job of a non-interactive shell inherits SIGINT ignored, and so would every run
+    # we start: Python then never raises KeyboardInterrupt. Runs must see Ctrl-C as a terminal sends it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = random.Random(args.seed)
     kinds = ["SIGINT"] * args.sigint + ["SIGTERM"] * args.sigterm + ["SIGKILL"] * args.sigkill
     rng.shuffle(kinds)

@@ -490,9 +490,10 @@ class Pipeline:
             if closing.interrupted and status == STATUS_COMPLETED:
                 status = STATUS_INTERRUPTED
                 run.update_manifest(status=status)
-        if not self._analyze_and_report():
-            status = STATUS_INTERRUPTED
-            self.flags.append(FLAG_REPORT_INTERRUPTED)
+        with _sigterm_as_interrupt():  # SIGTERM during analysis/report is an interrupt too, not a kill
+            if not self._analyze_and_report():
+                status = STATUS_INTERRUPTED
+                self.flags.append(FLAG_REPORT_INTERRUPTED)
         self._warn_harness_faults()
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(

@@ -106,6 +106,7 @@ def _run(tmp_path: Path, point: str | None, text: str = TINY, *extra: str) -> tu
         ("teardown.started:SIGINT", True),
         ("teardown.mid:SIGTERM", True),
         ("report.started:SIGINT", True),
+        ("analyze.started:SIGTERM", True),
     ],
 )
 def test_a_signal_at_each_stage_boundary(tmp_path: Path, point: str, load_data: bool) -> None:
