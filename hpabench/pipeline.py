@@ -11,6 +11,7 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -419,38 +420,40 @@ class Pipeline:
         resolved = resolve_inputs(self.options, self.target_factory)
         self.plan = plan = shape_plan(self.options)
         scenario_name = plan.shape if plan is not None else resolved.scenario.name
-        label = self.options.label or f"{scenario_name}-{resolved.variant.name}"
         # From the run directory to the reaper being up, a signal must not leave a `running` orphan.
-        with deferred_signals() as opening:
-            self.run = run = RunDir.create(self.options.reports_dir, label)
-            self.console.info(f"run directory: {run.path}")
-            run.update_manifest(
-                run_id=run.run_id,
-                status=STATUS_RUNNING,
-                scenario=self._scenario_entry(resolved.scenario),
-                load_plan=plan.to_json() if plan is not None else None,
-                variant=resolved.variant.model_dump(mode="json"),
-                target=self.options.target,
-                time_scale=self.options.time_scale,
-                workers=self.options.workers,
-                locustfile=str(self.options.locustfile) if self.options.locustfile else None,
-                hpa_settings=resolved.hpa_settings.model_dump(mode="json"),
-                autoscale=self.options.autoscale,
-                scrape_interval_s=self.options.scrape_interval_s,
-                slo=resolve_slo(resolved.scenario, resolved.variant),
-                versions=hostinfo.software_versions(),
-                git_sha=hostinfo.git_sha(),
-                host=hostinfo.host_facts(),
-                created_at=time.time(),
-                flags=[],
-            )
-            status, error = STATUS_FAILED, None
-            lifeline = self._start_lifeline(run)
+        opening = contextlib.ExitStack()
+        deferred = opening.enter_context(deferred_signals())
+        label = self.options.label or f"{scenario_name}-{resolved.variant.name}"
+        self.run = run = RunDir.create(self.options.reports_dir, label)
+        self.console.info(f"run directory: {run.path}")
+        run.update_manifest(
+            run_id=run.run_id,
+            status=STATUS_RUNNING,
+            scenario=self._scenario_entry(resolved.scenario),
+            load_plan=plan.to_json() if plan is not None else None,
+            variant=resolved.variant.model_dump(mode="json"),
+            target=self.options.target,
+            time_scale=self.options.time_scale,
+            workers=self.options.workers,
+            locustfile=str(self.options.locustfile) if self.options.locustfile else None,
+            hpa_settings=resolved.hpa_settings.model_dump(mode="json"),
+            autoscale=self.options.autoscale,
+            scrape_interval_s=self.options.scrape_interval_s,
+            slo=resolve_slo(resolved.scenario, resolved.variant),
+            versions=hostinfo.software_versions(),
+            git_sha=hostinfo.git_sha(),
+            host=hostinfo.host_facts(),
+            created_at=time.time(),
+            flags=[],
+        )
+        status, error = STATUS_FAILED, None
+        lifeline = self._start_lifeline(run)
+        opening.close()
         try:
             with _sigterm_as_interrupt():
                 try:
-                    if opening.interrupted:
-                        raise KeyboardInterrupt(f"{', '.join(opening.names())} while the run was created")
+                    if deferred.interrupted:
+                        raise KeyboardInterrupt(f"{', '.join(deferred.names())} while the run was created")
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
                     planned_s = _write_planned(run, resolved.scenario, self.options.time_scale, self.plan)
