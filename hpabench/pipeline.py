@@ -493,10 +493,9 @@ class Pipeline:
             if closing.interrupted and status == STATUS_COMPLETED:
                 status = STATUS_INTERRUPTED
                 run.update_manifest(status=status)
-        with _sigterm_as_interrupt():  # SIGTERM during analysis/report is an interrupt too, not a kill
-            if not self._analyze_and_report():
-                status = STATUS_INTERRUPTED
-                self.flags.append(FLAG_REPORT_INTERRUPTED)
+        if not self._analyze_and_report():
+            status = STATUS_INTERRUPTED
+            self.flags.append(FLAG_REPORT_INTERRUPTED)
         self._warn_harness_faults()
         run.close()
         exit_code = {STATUS_COMPLETED: EXIT_OK, STATUS_INTERRUPTED: RunInterrupted.exit_code}.get(
@@ -580,4 +579,6 @@ def run_benchmark(
     driver: LoadDriver | None = None,
 ) -> RunOutcome:
     """Run one benchmark end to end (see module docstring)."""
-    return Pipeline(options, console or Console(), target_factory, driver).execute()
+    # SIGTERM is an interrupt for the whole run, analysis and report included, not only its stages.
+    with _sigterm_as_interrupt():
+        return Pipeline(options, console or Console(), target_factory, driver).execute()
