@@ -50,10 +50,14 @@ FLAG_RUNNER_DIED = "runner_died"
 FLAG_TEARDOWN_INCOMPLETE = "teardown_incomplete"
 
 
+# Resolved in the parent: between fork and exec the child must not dlopen (the loader's lock may
+# be held by another thread of ours at the fork), only call an address already known.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def die_with_parent() -> None:
     """preexec_fn: SIGKILL this child when the thread that forked it dies (Linux only)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    if _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 

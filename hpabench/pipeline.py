@@ -11,6 +11,7 @@ manifest.json, tries to analyze and report what was measured, and returns a `Run
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -498,6 +499,9 @@ class Pipeline:
         resolved = resolve_inputs(self.options, self.target_factory)
         self.plan = plan = shape_plan(self.options)
         scenario_name = plan.shape if plan is not None else resolved.scenario.name
+        # From the run directory to the reaper being up, a signal must not leave a `running` orphan.
+        opening = contextlib.ExitStack()
+        deferred = opening.enter_context(deferred_signals())
         label = self.options.label or f"{scenario_name}-{resolved.variant.name}"
         slo = resolve_slo(resolved.scenario, resolved.variant)
         self.run = run = RunDir.create(self.options.reports_dir, label)
@@ -526,9 +530,12 @@ class Pipeline:
         )
         status, error = STATUS_FAILED, None
         lifeline = self._start_lifeline(run)
+        opening.close()
         try:
             with _sigterm_as_interrupt():
                 try:
+                    if deferred.interrupted:
+                        raise KeyboardInterrupt(f"{', '.join(deferred.names())} while the run was created")
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
                     planned_s = _write_planned(run, resolved.scenario, self.options.time_scale, self.plan)
@@ -676,4 +683,6 @@ def run_benchmark(
     collector: Callable[..., Any] | None = None,
 ) -> RunOutcome:
     """Run one benchmark end to end (see module docstring)."""
-    return Pipeline(options, console or Console(), target_factory, driver, reporter, collector).execute()
+    # SIGTERM is an interrupt for the whole run, analysis and report included, not only its stages.
+    with _sigterm_as_interrupt():
+        return Pipeline(options, console or Console(), target_factory, driver, reporter, collector).execute()

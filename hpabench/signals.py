@@ -15,7 +15,7 @@ process sends itself the named signal at exactly this moment, e.g.
 
 Points are `<stage>.<state>` for every pipeline stage event (`render.started`, `load.finished`, …)
 plus `deploy.servers_started` (HAProxy and Prometheus started, pods not yet), `load.running`
-(the load has begun), `teardown.mid` (between the app and the backing tiers
+(the load has begun), `load.stopping` (the driver stops Locust), `teardown.mid` (between the app and the backing tiers
 of the local stop) and `analyze.started` / `report.started`. Each point fires at most once per
 process. Unset (the normal case) it costs one dictionary lookup.
 """

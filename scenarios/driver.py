@@ -189,6 +189,7 @@ class _Session:
         self.stopped_at: float | None = None
         self.flags: set[str] = set()
         self.failure: str | None = None
+        self.interrupted_in_stop = False
         self._next_span = 0
         self._tail = LiveTail(config.data_dir)
         self._status_error_shown = False
@@ -383,13 +384,15 @@ class _Session:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=5.0)
 
-    def stop(self) -> None:
-        """Stop every Locust process; graceful first, SIGKILL after STOP_TIMEOUT_S (see module doc)."""
+    def stop(self, already_interrupted: bool = False) -> None:
+        """Stop every Locust process; graceful first, SIGKILL after STOP_TIMEOUT_S (see module doc).
+        A Ctrl-C during the stop escalates to SIGKILL and sets `interrupted_in_stop`."""
         if self.stopped_at is None:
             self.stopped_at = time.time()
         if self.t0 is not None:  # stages begun since the last poll still get their event
             self._emit_stage_events(min(self.stopped_at, self.t0 + self.planned_s - 1e-6))
         try:
+            fault_point("load.stopping")
             if self.procs and self._lead.alive():
                 # SIGINT, not SIGTERM: a headless shape run only installs its SIGTERM handler after
                 # the shape finishes; SIGINT ends the shape, quits workers, flushes, and exits 0.
@@ -400,7 +403,10 @@ class _Session:
             self._signal(workers, signal.SIGTERM)
             self._wait(workers, STOP_TIMEOUT_S / 2)
         except KeyboardInterrupt:
-            self.flags.add("interrupted_twice")
+            # A Ctrl-C while stopping is still an interrupt, even if the plan had just ended.
+            if already_interrupted:
+                self.flags.add("interrupted_twice")
+            self.interrupted_in_stop = True
         finally:
             self._kill_all()
             self._record()
@@ -428,7 +434,8 @@ def run_load(config: DriverConfig, progress: Callable[[str], None] | None = None
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        session.stop()
+        session.stop(already_interrupted=interrupted)
+    interrupted = interrupted or session.interrupted_in_stop
     results = session.merge()
     clock = read_clock(config.data_dir)
     started_at = float(session.t0 or clock.get("t0") or session.launched_at)

@@ -102,9 +102,11 @@ def _run(tmp_path: Path, point: str | None, text: str = TINY, *extra: str) -> tu
     [
         ("deploy.servers_started:SIGINT", False),
         ("load.running:SIGTERM", True),
+        ("load.stopping:SIGINT", True),
         ("teardown.started:SIGINT", True),
         ("teardown.mid:SIGTERM", True),
         ("report.started:SIGINT", True),
+        ("analyze.started:SIGTERM", True),
     ],
 )
 def test_a_signal_at_each_stage_boundary(tmp_path: Path, point: str, load_data: bool) -> None:

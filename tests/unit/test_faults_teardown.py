@@ -272,3 +272,9 @@ def test_status_sees_a_running_run_and_down_run_reaps_a_dead_one(
         dead.close()
     assert json.loads((dead.path / "manifest.json").read_text())["status"] == "interrupted"
     assert main(["status", "--reports-dir", str(tmp_path)]) == 1  # nothing runs any more
+
+
+def test_report_header_names_the_cgroup_version_once() -> None:
+    from hpabench.analysis.report.run_page import _cgroup_label
+
+    assert [_cgroup_label(v) for v in ("v1", "v2", "none", 2, None)] == ["v1", "v2", "none", "v2", "?"]
