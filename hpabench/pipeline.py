@@ -166,6 +166,7 @@ class _Resolved:
     objects: list[dict[str, Any]]
     hpa_settings: Any
     target: Target
+    plan: Any = None  # the scenario compiled once for this run (hpabench.scenarios.plan.Plan)
 
 
 def _target_options(options: RunOptions, hpa_settings: Any) -> TargetOptions:
@@ -222,7 +223,9 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     event_issues = admit_events(target, list(scenario.events), objects, options.scenario)
     if event_issues:
         raise SpecError(event_issues, headline=f"the {target.name} target cannot perform the scenario's events:")
-    return _Resolved(scenario, variant, objects, hpa_settings, target)
+    from hpabench.scenarios.plan import compile_plan
+
+    return _Resolved(scenario, variant, objects, hpa_settings, target, compile_plan(scenario, options.time_scale))
 
 
 def resolve_slo(scenario: Any, variant: Any) -> ResolvedSlo:
@@ -245,17 +248,16 @@ def shape_plan(options: RunOptions) -> Any:
     return admit_shape(options.locustfile, options.max_duration_s, options.time_scale, MAX_DURATION_S)
 
 
-def _write_planned(run: RunDir, scenario: Any, time_scale: float, plan: Any = None) -> float:
-    from hpabench.scenarios.shapes import planned_curve
-
-    if plan is not None:
+def _write_planned(run: RunDir, load_plan: Any, shape_plan: Any = None) -> float:
+    """planned.parquet from the compiled plan (the same per-second sampling as load.parquet), or
+    from a locustfile's own shape when it brings one; returns the planned length in run seconds."""
+    if shape_plan is not None:
         from hpabench.scenarios.own_shape import planned_frame
 
-        planned_frame(plan).to_parquet(run.data / "planned.parquet", index=False)
-        return float(plan.duration_s)
-    planned = planned_curve(scenario, time_scale=time_scale, step_s=1.0)
-    planned.to_parquet(run.data / "planned.parquet", index=False)
-    return float(planned["t_s"].max()) if len(planned) else 0.0
+        planned_frame(shape_plan).to_parquet(run.data / "planned.parquet", index=False)
+        return float(shape_plan.duration_s)
+    load_plan.per_second().to_parquet(run.data / "planned.parquet", index=False)
+    return float(load_plan.duration_s)
 
 
 def warmup_paths(objects: list[dict[str, Any]], workload: str = "web") -> list[str]:
@@ -359,6 +361,7 @@ class Pipeline:
 
         config = DriverConfig(
             scenario=resolved.scenario,
+            plan=resolved.plan,
             host=deployed.service_url,
             data_dir=self.run.data,
             time_scale=self.options.time_scale,
@@ -538,7 +541,7 @@ class Pipeline:
                         raise KeyboardInterrupt(f"{', '.join(deferred.names())} while the run was created")
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
-                    planned_s = _write_planned(run, resolved.scenario, self.options.time_scale, self.plan)
+                    planned_s = _write_planned(run, resolved.plan, self.plan)
                     self._stage("render", "finished", planned_duration_s=planned_s)
                     deployed = self._deploy(resolved)
                     self._stage("warmup", "started")

@@ -52,10 +52,11 @@ from hpabench.scenarios.locust_runtime import (
     RuntimeConfig,
     read_clock,
 )
+from hpabench.scenarios.plan import Plan, compile_plan
 from hpabench.scenarios.progress import LiveTail, format_progress, measured_instant_s
 from hpabench.scenarios.results import MergedResults, write_results
 from hpabench.scenarios.safety import check_target
-from hpabench.scenarios.shapes import format_planned_table, stage_spans, target_at, total_duration_s
+from hpabench.scenarios.shapes import format_planned_table
 from hpabench.scenarios.spec import Scenario
 from hpabench.signals import fault_point
 from hpabench.stack import process_identity
@@ -105,6 +106,8 @@ class DriverConfig:
     shape_plan: Any = None
     max_duration_s: float | None = None
     keepalive: bool = True  # client HTTP keep-alive; False opens a connection per request
+    # The scenario compiled for this run (the pipeline compiles it once); compiled here if None.
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -176,13 +179,14 @@ class _Session:
         self.config = config
         self.scenario = config.scenario
         self.data_dir = config.data_dir
+        self.load_plan = config.plan or compile_plan(config.scenario, config.time_scale)
         self.plan = config.shape_plan
         if self.plan is not None:
             self.planned_s = self.plan.duration_s
             self.spans = own_shape.spans(self.plan)
         else:
-            self.planned_s = total_duration_s(config.scenario, config.time_scale)
-            self.spans = stage_spans(config.scenario, config.time_scale)
+            self.planned_s = self.load_plan.duration_s
+            self.spans = self.load_plan.stage_spans()
         self.procs: list[_Proc] = []
         self.launched_at = time.time()
         self.t0: float | None = None
@@ -249,6 +253,7 @@ class _Session:
             generators,
             self.config.locustfile is not None,
             keepalive=self.config.keepalive,
+            plan=self.load_plan,
         ).write(data_dir / CONFIG_FILE)
         common = [
             "--host",
@@ -322,7 +327,7 @@ class _Session:
             stage = at[0] if at is not None else ("starting" if self.t0 is None else "stopping")
             planned_rps = None
         else:
-            target = target_at(self.scenario, at_s, self.config.time_scale) if self.t0 is not None else None
+            target = self.load_plan.target_at(at_s) if self.t0 is not None else None
             stage = target.stage if target is not None else ("starting" if self.t0 is None else "stopping")
             planned_rps = target.rps if target is not None else None
         line = format_progress(stage, at_s, self.planned_s, latest, planned_rps, self._status())
@@ -413,7 +418,7 @@ class _Session:
 
     # -- results ----------------------------------------------------------------------------
     def merge(self) -> MergedResults:
-        results = write_results(self.data_dir, self.scenario, self.config.time_scale)
+        results = write_results(self.data_dir, self.load_plan, self.scenario.arrivals.behind_window_s)
         for episode in results.episodes:
             self._emit(episode.kind, ts=episode.start_ts, until_ts=episode.end_ts, **episode.details)
         return results

@@ -29,8 +29,8 @@ from typing import Any
 from hpabench.contract import write_text_atomic
 from hpabench.scenarios.mix import think_time_s
 from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule
-from hpabench.scenarios.shapes import Target, open_pool_users, target_at, total_duration_s
-from hpabench.scenarios.spec import Scenario
+from hpabench.scenarios.plan import Plan, Target, compile_plan
+from hpabench.scenarios.spec import Arrivals, Mix, Scenario, ThinkTime
 
 ENV_CONFIG = "HPABENCH_LOCUST_CONFIG"
 ENV_PROCESS = "HPABENCH_PROCESS"
@@ -41,10 +41,46 @@ TARGET_CACHE_S = 0.05
 
 
 @dataclass(frozen=True)
-class RuntimeConfig:
-    """What every Locust process of a run needs to know (written by the driver as JSON)."""
+class Behaviour:
+    """What the users do (not when): the route mix, think time, open-model pacing, the seed."""
 
-    scenario: Scenario
+    mix: Mix
+    think_time: ThinkTime
+    arrivals: Arrivals
+    seed: int
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Behaviour:
+        return cls(scenario.mix, scenario.think_time, scenario.arrivals, scenario.seed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mix": self.mix.model_dump(mode="json"),
+            "think_time": self.think_time.model_dump(mode="json"),
+            "arrivals": self.arrivals.model_dump(mode="json"),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Behaviour:
+        return cls(
+            Mix.model_validate(data["mix"]),
+            ThinkTime.model_validate(data["think_time"]),
+            Arrivals.model_validate(data["arrivals"]),
+            int(data["seed"]),
+        )
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What every Locust process of a run needs to know (written by the driver as JSON).
+
+    The driver builds it from the scenario (`plan` and `behaviour` derived from it, or the plan
+    the pipeline compiled); Locust processes read it back without the scenario: the compiled plan
+    travels as plain data and is never rebuilt or re-validated there.
+    """
+
+    scenario: Scenario | None
     time_scale: float
     data_dir: Path
     generators: int  # processes that run users: 1 standalone, N workers in distributed mode
@@ -53,10 +89,32 @@ class RuntimeConfig:
     # Workers send their rows to the master (locust_messages) instead of writing them: in-cluster
     # workers are pods whose folders nobody collects.
     ship_rows: bool = False
+    plan: Plan | None = None  # compiled from `scenario` when not given (never None after init)
+    behaviour: Behaviour | None = None
+
+    @property
+    def compiled_plan(self) -> Plan:
+        assert self.plan is not None  # set in __post_init__
+        return self.plan
+
+    @property
+    def user_behaviour(self) -> Behaviour:
+        assert self.behaviour is not None  # set in __post_init__
+        return self.behaviour
+
+    def __post_init__(self) -> None:
+        if self.plan is None or self.behaviour is None:
+            if self.scenario is None:
+                raise ValueError("RuntimeConfig needs a scenario, or both a compiled plan and a behaviour")
+            if self.plan is None:
+                object.__setattr__(self, "plan", compile_plan(self.scenario, self.time_scale))
+            if self.behaviour is None:
+                object.__setattr__(self, "behaviour", Behaviour.of(self.scenario))
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario.model_dump(mode="json"),
+            "plan": self.compiled_plan.to_json(),
+            "behaviour": self.user_behaviour.to_json(),
             "time_scale": self.time_scale,
             "data_dir": str(self.data_dir),
             "generators": self.generators,
@@ -68,7 +126,9 @@ class RuntimeConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RuntimeConfig:
         return cls(
-            scenario=Scenario.model_validate(data["scenario"]),
+            scenario=None,
+            plan=Plan.from_json(data["plan"]),
+            behaviour=Behaviour.from_json(data["behaviour"]),
             time_scale=float(data["time_scale"]),
             data_dir=Path(data["data_dir"]),
             generators=int(data["generators"]),
@@ -110,12 +170,13 @@ class ProcessRuntime:
 
     def __init__(self, config: RuntimeConfig, process_name: str = "main", process_index: int = 0) -> None:
         self.config = config
-        self.scenario = config.scenario
+        self.plan = config.compiled_plan
+        self.behaviour = config.user_behaviour
         self.time_scale = config.time_scale
         self.process_name = process_name
         self.process_index = process_index
-        self.duration_s = total_duration_s(self.scenario, self.time_scale)
-        self.open_pool_users = open_pool_users(self.scenario)
+        self.duration_s = self.plan.duration_s
+        self.open_pool_users = self.plan.pool_users
         self.t0: float | None = None
         self._target: Target | None = None
         self._target_at = -math.inf
@@ -135,7 +196,7 @@ class ProcessRuntime:
     def target(self, now: float) -> Target | None:
         """The planned target at `now` (unix s); cached for TARGET_CACHE_S."""
         if abs(now - self._target_at) > TARGET_CACHE_S:
-            self._target = target_at(self.scenario, max(0.0, self.elapsed_s(now)), self.time_scale)
+            self._target = self.plan.target_at(max(0.0, self.elapsed_s(now)))
             self._target_at = now
         return self._target
 
@@ -149,7 +210,7 @@ class ProcessRuntime:
 
     # -- open model -------------------------------------------------------------------------
     def _rate(self, t_s: float) -> float | None:
-        target = target_at(self.scenario, t_s, self.time_scale)
+        target = self.plan.target_at(t_s)
         if target is None or target.rps is None:
             return None
         return float(target.rps) / self.config.generators
@@ -157,8 +218,8 @@ class ProcessRuntime:
     def arrival_queue(self) -> ArrivalQueue | None:
         """This process's arrival queue (None before t0 is known or for a closed-only plan)."""
         if self._queue is None and self.t0 is not None and self.open_pool_users > 0:
-            rng = random.Random(f"arrivals-{self.scenario.seed}-{self.process_index}")
-            arrivals = self.scenario.arrivals
+            rng = random.Random(f"arrivals-{self.behaviour.seed}-{self.process_index}")
+            arrivals = self.behaviour.arrivals
             schedule = ArrivalSchedule(self._rate, self.duration_s, arrivals.process, rng)
             self._queue = ArrivalQueue(schedule, self.t0, max_lag_s=arrivals.max_lag_s)
         return self._queue
@@ -171,10 +232,10 @@ class ProcessRuntime:
     def user_rng(self) -> random.Random:
         """A distinct, reproducible RNG per user (seed, process, user number)."""
         self._user_counter += 1
-        return random.Random(f"user-{self.scenario.seed}-{self.process_index}-{self._user_counter}")
+        return random.Random(f"user-{self.behaviour.seed}-{self.process_index}-{self._user_counter}")
 
     def think_time_s(self, rng: random.Random) -> float:
-        return float(think_time_s(self.scenario.think_time, rng))
+        return float(think_time_s(self.behaviour.think_time, rng))
 
     def count_sent(self, now: float) -> None:
         """Count one request sent by an hpabench user in its run second (after t0 only)."""

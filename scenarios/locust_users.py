@@ -67,7 +67,7 @@ class HpabenchUser(FastHttpUser):
         super().__init__(environment)
         self._runtime = get_runtime()
         self._rng = self._runtime.user_rng()
-        self._picker = RoutePicker(self._runtime.scenario.mix, self._rng)
+        self._picker = RoutePicker(self._runtime.behaviour.mix, self._rng)
         # Keep-alive off: the server closes after each response, so every request opens a new
         # connection (what clients behind a connection-per-request proxy do to the balancer).
         self._headers = None if self._runtime.config.keepalive else {"Connection": "close"}

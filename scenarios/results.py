@@ -33,9 +33,8 @@ import pandas as pd
 from hpabench import contract
 from hpabench.scenarios.histogram import LatencyHistogram
 from hpabench.scenarios.pacing import behind_flags
+from hpabench.scenarios.plan import SAMPLE_OFFSET_S, Plan
 from hpabench.scenarios.recording import STAT_COLUMNS, latency_fields
-from hpabench.scenarios.shapes import target_at
-from hpabench.scenarios.spec import Scenario
 
 OVERLOAD_CPU = 0.70
 OVERLOAD_WINDOW_S = 3
@@ -119,8 +118,9 @@ def _process_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def merge_load(data_dir: Path, scenario: Scenario, time_scale: float) -> pd.DataFrame:
-    """See the module docstring. Run second k is planned at k + 0.5 (the middle of the second)."""
+def merge_load(data_dir: Path, plan: Plan) -> pd.DataFrame:
+    """See the module docstring. Run second k is planned at k + 0.5 (the middle of the second),
+    the same sampling as the run's planned.parquet (`Plan.per_second`)."""
     seconds: dict[int, _Second] = {}
     for path in process_files(data_dir, "load"):
         for row in _process_rows(path):
@@ -141,7 +141,7 @@ def merge_load(data_dir: Path, scenario: Scenario, time_scale: float) -> pd.Data
             second.overloaded = second.overloaded or bool(row["_overloaded"])
     records = []
     for k, second in sorted(seconds.items()):
-        target = target_at(scenario, k + 0.5, time_scale) if k >= 0 else None
+        target = plan.target_at(k + SAMPLE_OFFSET_S) if k >= 0 else None
         planned_rps = target.rps if target is not None and target.rps is not None else math.nan
         open_second = target is not None and target.rps is not None
         records.append(
@@ -216,11 +216,12 @@ class MergedResults:
     episodes: list[Episode]
 
 
-def write_results(data_dir: Path, scenario: Scenario, time_scale: float) -> MergedResults:
-    """Merge the jsonl files and write `client_stats.parquet` and `load.parquet` (jsonl kept)."""
+def write_results(data_dir: Path, plan: Plan, behind_window_s: float) -> MergedResults:
+    """Merge the jsonl files and write `client_stats.parquet` and `load.parquet` (jsonl kept);
+    `behind_window_s`: how long the generator may lag before the run is flagged (Arrivals)."""
     client = merge_client_stats(data_dir)
-    load = merge_load(data_dir, scenario, time_scale)
+    load = merge_load(data_dir, plan)
     client.to_parquet(data_dir / "client_stats.parquet", index=False)
     load.to_parquet(data_dir / "load.parquet", index=False)
-    flags, episodes = run_flags(load, scenario.arrivals.behind_window_s)
+    flags, episodes = run_flags(load, behind_window_s)
     return MergedResults(client, load, flags, episodes)

@@ -1,5 +1,7 @@
 """Load shapes as pure functions of elapsed time (DESIGN.md convention 2): no clock, no I/O.
 
+* `segments(scenario)` — the plan as segments in scenario seconds; `hpabench.scenarios.plan.compile_plan`
+  turns them into the run's `Plan` (run seconds, compiled once per run).
 * `target_at(scenario, t_s, time_scale=1.0)` — the target at `t_s` seconds into the load phase
   of a run compressed by `time_scale` (0.25 → four times shorter; levels unchanged). Returns a
   `Target(stage, users | rps)` or None once the plan is over.
@@ -8,36 +10,23 @@
 * `total_duration_s`, `stage_spans` (stage boundaries), `open_pool_users` (how many Locust users
   the open model needs), `format_planned_table` (the `hpabench scenarios show` table).
 
-Locust's `LoadTestShape.tick()` and the open-model arrival scheduler only ever call these.
+Locust's `LoadTestShape.tick()` and the open-model arrival scheduler only ever read a compiled `Plan`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
 from hpabench.cliinput import table_issues, time_scale_issues
 from hpabench.errors import SpecError
+from hpabench.scenarios.plan import StageSpan, Target, compile_plan
 from hpabench.scenarios.segments import Curve, Segment
 from hpabench.scenarios.shape_kinds import shape_segments
 from hpabench.scenarios.spec import WARMUP_STAGE, Scenario, Unit
 
 __all__ = ["Curve", "Segment", "StageSpan", "Target", "planned_curve", "segments", "stage_spans", "target_at"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the load should be now: `users` (closed model) or `rps` (open model), never both."""
-
-    stage: str
-    users: int | None
-    rps: float | None
-
-    @property
-    def unit(self) -> Unit:
-        return "users" if self.users is not None else "rps"
 
 
 def _stage_segments(scenario: Scenario, start_s: float, previous: Segment | None) -> list[Segment]:
@@ -55,14 +44,8 @@ def _stage_segments(scenario: Scenario, start_s: float, previous: Segment | None
     return segments
 
 
-_CACHE: dict[int, tuple[Scenario, tuple[Segment, ...]]] = {}
-
-
 def segments(scenario: Scenario) -> tuple[Segment, ...]:
-    """The plan as consecutive segments (cached per scenario object; scenarios are immutable)."""
-    cached = _CACHE.get(id(scenario))
-    if cached is not None and cached[0] is scenario:
-        return cached[1]
+    """The plan as consecutive segments in scenario seconds (pure; `compile_plan` scales and keeps them)."""
     result: list[Segment] = []
     start_s = 0.0
     if scenario.warmup is not None:
@@ -76,9 +59,6 @@ def segments(scenario: Scenario) -> tuple[Segment, ...]:
         result += shape_segments(scenario.shape, start_s)
     else:
         result += _stage_segments(scenario, start_s, previous)
-    if len(_CACHE) > 64:
-        _CACHE.clear()
-    _CACHE[id(scenario)] = (scenario, tuple(result))
     return tuple(result)
 
 
@@ -87,52 +67,15 @@ def total_duration_s(scenario: Scenario, time_scale: float = 1.0) -> float:
     return segments(scenario)[-1].end_s * time_scale
 
 
-def _segment_at(scenario: Scenario, t_s: float) -> Segment | None:
-    for segment in segments(scenario):
-        if t_s < segment.end_s:
-            return segment
-    return None
-
-
 def target_at(scenario: Scenario, t_s: float, time_scale: float = 1.0) -> Target | None:
-    """The target `t_s` run seconds into the load phase; None at and after the end of the plan."""
-    if time_scale <= 0:
-        raise ValueError("time_scale must be > 0")
-    t = max(0.0, t_s / time_scale)
-    segment = _segment_at(scenario, t)
-    if segment is None:
-        return None
-    level = max(0.0, segment.level_at(t))
-    if segment.unit == "users":
-        return Target(segment.name, math.floor(level + 0.5), None)
-    return Target(segment.name, None, level)
-
-
-@dataclass(frozen=True)
-class StageSpan:
-    """A named stage on [start_s, end_s) run seconds, with its unit and peak level."""
-
-    name: str
-    start_s: float
-    end_s: float
-    unit: Unit
-    peak: float
-    level: float  # the stage's nominal level: where a step/ramp goes, a shape's peak
+    """The target `t_s` run seconds into the load phase; None at and after the end of the plan.
+    (A one-off: code that asks every second holds a compiled `Plan` instead.)"""
+    return compile_plan(scenario, time_scale).target_at(t_s)
 
 
 def stage_spans(scenario: Scenario, time_scale: float = 1.0) -> list[StageSpan]:
     """Stage boundaries in run seconds (for `load_stage` events and report phases)."""
-    return [
-        StageSpan(
-            s.name,
-            s.start_s * time_scale,
-            s.end_s * time_scale,
-            s.unit,
-            s.peak_level,
-            s.end_level if s.curve == "linear" else s.peak_level,
-        )
-        for s in segments(scenario)
-    ]
+    return compile_plan(scenario, time_scale).stage_spans()
 
 
 def peak_rps(scenario: Scenario) -> float:
@@ -158,12 +101,12 @@ def planned_curve(scenario: Scenario, time_scale: float = 1.0, step_s: float = 1
     """The plan sampled at t_s = 0, step_s, 2·step_s, ... < total (run seconds). See module doc."""
     if time_scale <= 0 or step_s <= 0:
         raise ValueError("time_scale and step_s must be > 0")
-    total = total_duration_s(scenario, time_scale)
-    count = max(1, math.ceil(total / step_s - 1e-9))
+    plan = compile_plan(scenario, time_scale)
+    count = max(1, math.ceil(plan.duration_s / step_s - 1e-9))
     rows: dict[str, list[float | str]] = {"t_s": [], "stage": [], "users": [], "rps": []}
     for i in range(count):
         t_s = i * step_s
-        target = target_at(scenario, t_s, time_scale)
+        target = plan.target_at(t_s)
         if target is None:
             break
         rows["t_s"].append(t_s)

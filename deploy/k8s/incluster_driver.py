@@ -43,8 +43,8 @@ from hpabench.errors import HpabenchError, LoadDriverError
 from hpabench.rundir import RunDir
 from hpabench.scenarios.driver import DriverResult
 from hpabench.scenarios.locust_runtime import CLOCK_FILE, CONFIG_FILE, RuntimeConfig, read_clock
+from hpabench.scenarios.plan import compile_plan
 from hpabench.scenarios.results import write_results
-from hpabench.scenarios.shapes import total_duration_s
 
 POLL_S = 1.0
 GRACE_S = 30.0
@@ -166,9 +166,10 @@ class InClusterDriver:
 
     # -- phases -------------------------------------------------------------------------------
     def _apply(self, config: Any) -> float:
-        planned_s = total_duration_s(config.scenario, config.time_scale)
+        plan = config.plan or compile_plan(config.scenario, config.time_scale)
+        planned_s = plan.duration_s
         runtime = RuntimeConfig(
-            config.scenario, config.time_scale, config.data_dir, self.workers, config.locustfile is not None
+            config.scenario, config.time_scale, config.data_dir, self.workers, config.locustfile is not None, plan=plan
         )
         spec = loadgen.LoadgenSpec(
             run_id=self.run.run_id,
@@ -291,7 +292,8 @@ class InClusterDriver:
         data_dir = config.data_dir
         if not (data_dir / CLOCK_FILE).exists() and not interrupted:
             raise LoadDriverError("the Locust master's clock was not copied: no load was measured")
-        results = write_results(data_dir, config.scenario, config.time_scale)
+        plan = config.plan or compile_plan(config.scenario, config.time_scale)
+        results = write_results(data_dir, plan, config.scenario.arrivals.behind_window_s)
         for episode in results.episodes:
             self.run.events.emit(episode.kind, ts=episode.start_ts, until_ts=episode.end_ts, **episode.details)
         reasons = loadcheck.validity_reasons(results.load, self.evidence)

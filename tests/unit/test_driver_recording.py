@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -99,7 +100,9 @@ def test_runtime_config_round_trip_and_clock(tmp_path: Path) -> None:
     path = tmp_path / "cfg.json"
     runtime.config.write(path)
     again = RuntimeConfig.read(path)
-    assert again == runtime.config
+    # Locust processes get the compiled plan and the users' behaviour, never the scenario itself.
+    assert again.scenario is None and again == dataclasses.replace(runtime.config, scenario=None)
+    assert again.compiled_plan.target_at(5.0) == runtime.config.compiled_plan.target_at(5.0)
     assert read_clock(tmp_path) == {}
     write_clock(tmp_path, t0=T0, source="shape")
     write_clock(tmp_path, t_end=T0 + 5)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hpabench.scenarios.histogram import LatencyHistogram
+from hpabench.scenarios.plan import compile_plan
 from hpabench.scenarios.recording import JsonlWriter, SecondRecorder
 from hpabench.scenarios.results import (
     CLIENT_COLUMNS,
@@ -83,7 +84,7 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
 
 def test_empty_data_dir_gives_empty_frames_with_contract_columns(tmp_path: Path) -> None:
     s = scenario([{"name": "a", "duration_s": 5, "users": 1}])
-    results = write_results(tmp_path, s, 1.0)
+    results = write_results(tmp_path, compile_plan(s, 1.0), s.arrivals.behind_window_s)
     assert list(results.client_stats.columns) == CLIENT_COLUMNS and results.client_stats.empty
     assert list(results.load.columns) == LOAD_COLUMNS and results.load.empty
     assert results.flags == [] and results.episodes == []
@@ -99,7 +100,7 @@ def test_load_merge_sums_generators_and_adds_the_plan(tmp_path: Path) -> None:
         write_rows(tmp_path / f"load.{name}.jsonl", rows)
     master = [load_row(k, "master", role="master", users=80, cpu=0.5) for k in range(5)]
     write_rows(tmp_path / "load.master.jsonl", master)
-    frame = merge_load(tmp_path, s, 1.0)
+    frame = merge_load(tmp_path, compile_plan(s, 1.0))
     assert list(frame.columns) == LOAD_COLUMNS
     assert frame["ts"].tolist() == [T0 + k for k in range(5)]
     assert frame["stage"].tolist()[:4] == ["closed", "closed", "open", "open"]
@@ -119,7 +120,7 @@ def test_load_merge_sums_generators_and_adds_the_plan(tmp_path: Path) -> None:
 def test_own_locustfile_achieved_falls_back_to_completed(tmp_path: Path) -> None:
     s = scenario([{"name": "a", "duration_s": 3, "users": 4}])
     write_rows(tmp_path / "load.main.jsonl", [load_row(k, "main", role="standalone", completed=7) for k in range(3)])
-    frame = merge_load(tmp_path, s, 1.0)
+    frame = merge_load(tmp_path, compile_plan(s, 1.0))
     assert frame["achieved_rps"].tolist() == [7, 7, 7]
 
 
@@ -130,7 +131,7 @@ def test_overload_needs_three_busy_seconds_and_becomes_an_episode(tmp_path: Path
         tmp_path / "load.main.jsonl",
         [load_row(k, "main", role="standalone", cpu=cpu, sent=1) for k, cpu in enumerate(cpus)],
     )
-    frame = merge_load(tmp_path, s, 1.0)
+    frame = merge_load(tmp_path, compile_plan(s, 1.0))
     # 3-second means: only seconds 6 (0.85) and 7 (0.83) exceed 0.7; the lone 0.95 does not
     assert frame["generator_overloaded"].tolist() == [False] * 6 + [True, True] + [False] * 2
     flags, episodes = run_flags(frame, behind_window_s=10)
@@ -146,7 +147,7 @@ def test_generator_behind_when_achieved_stays_below_95_percent(tmp_path: Path) -
     rows += [load_row(k, "main", role="standalone", sent=80, intended=100, dropped=20) for k in range(6, 12)]
     rows.append(load_row(12, "main", role="standalone", sent=0, intended=0, dropped=0))  # after the plan
     write_rows(tmp_path / "load.main.jsonl", rows)
-    results = write_results(tmp_path, s, 1.0)
+    results = write_results(tmp_path, compile_plan(s, 1.0), s.arrivals.behind_window_s)
     assert results.flags == ["generator_behind"]
     (episode,) = results.episodes  # the spec's 10 s window: flagged once 95% is missed over it
     assert episode.kind == "generator_behind" and episode.start_ts >= T0 + 6
@@ -158,4 +159,4 @@ def test_generator_behind_when_achieved_stays_below_95_percent(tmp_path: Path) -
 def test_closed_model_is_never_behind(tmp_path: Path) -> None:
     s = scenario([{"name": "c", "duration_s": 5, "users": 50}])
     write_rows(tmp_path / "load.main.jsonl", [load_row(k, "main", role="standalone", sent=1) for k in range(5)])
-    assert write_results(tmp_path, s, 1.0).flags == []
+    assert write_results(tmp_path, compile_plan(s, 1.0), s.arrivals.behind_window_s).flags == []

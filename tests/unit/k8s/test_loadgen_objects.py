@@ -41,7 +41,7 @@ def test_loadgen_objects_pass_strict_validation(version: str) -> None:
 def test_the_objects_have_the_promised_shape() -> None:
     objects = {o["metadata"]["name"] + "/" + o["kind"]: o for o in loadgen_objects(spec(workers=3, image="me/lg:1"))}
     config = json.loads(objects["hpabench-loadgen/ConfigMap"]["data"][CONFIG_FILE])
-    assert config["ship_rows"] is True and config["generators"] == 3 and config["scenario"]["name"] == "spike"
+    assert config["ship_rows"] is True and config["generators"] == 3 and config["plan"]["scenario_name"] == "spike"
     assert "hpabench_catalogue.py" in objects["hpabench-loadgen/ConfigMap"]["data"]
     workers = objects[f"{WORKERS}/Job"]["spec"]
     assert workers["parallelism"] == workers["completions"] == 3 and workers["backoffLimit"] == 0
