@@ -64,6 +64,19 @@ SERVER_READY_TIMEOUT_S = 30.0
 HOUSEKEEPING_PERIOD_S = 1.0
 
 
+def required_binaries(spec: ClusterSpec, settings: LocalSettings) -> list[str]:
+    """The server binaries `spec` needs on this machine (MissingDependencyError names the package)."""
+    runtimes = {w.runtime for w in spec.workloads}
+    needed = ["haproxy", "prometheus"]
+    if RUNTIME_POSTGRES in runtimes:
+        needed += ["postgres", "initdb", "pg_isready"]
+    if RUNTIME_REDIS in runtimes:
+        needed += ["redis-server"]
+    if is_root() and settings.drop_privileges:
+        needed += ["setpriv"]
+    return needed
+
+
 class LocalCluster:
     """The local target. Create with `LocalCluster.start(...)`; see the module docstring."""
 
@@ -218,15 +231,7 @@ class LocalCluster:
     def _start(self) -> None:
         t0 = time.monotonic()
         self.spec = spec = parse_objects(self.objects)
-        runtimes = {w.runtime for w in spec.workloads}
-        needed = ["haproxy", "prometheus"]
-        if RUNTIME_POSTGRES in runtimes:
-            needed += ["postgres", "initdb", "pg_isready"]
-        if RUNTIME_REDIS in runtimes:
-            needed += ["redis-server"]
-        if is_root() and self.settings.drop_privileges:
-            needed += ["setpriv"]
-        check_binaries(needed)
+        check_binaries(required_binaries(spec, self.settings))
         self._write_rendered()
         if is_root() and self.settings.drop_privileges and not app_runs_unprivileged():
             self._warn(

@@ -13,11 +13,10 @@ from hpabench.deploy.hpa.admission import validate_hpa
 from hpabench.deploy.hpa.controller_settings import HpaSettings
 from hpabench.deploy.local import events as local_events
 from hpabench.deploy.local.binaries import check_binaries
-from hpabench.deploy.local.cluster import LocalCluster
+from hpabench.deploy.local.cluster import LocalCluster, required_binaries
 from hpabench.deploy.local.netem import netem_admission
-from hpabench.deploy.local.procs import is_root
 from hpabench.deploy.local.settings import LocalSettings
-from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
+from hpabench.deploy.local.workloads import parse_objects
 from hpabench.errors import SpecError, SpecIssue
 from hpabench.rundir import RunDir
 from hpabench.scenarios.events import BaseEvent
@@ -90,16 +89,8 @@ class LocalTarget:
         hpa_settings = self.settings.hpa_settings or HpaSettings()
         for hpa in spec.hpas:
             issues += validate_hpa(hpa, objects, hpa_settings, "rendered manifests")
-        runtimes = {w.runtime for w in spec.workloads}
-        needed = ["haproxy", "prometheus"]
-        if RUNTIME_POSTGRES in runtimes:
-            needed += ["postgres", "initdb", "pg_isready"]
-        if RUNTIME_REDIS in runtimes:
-            needed += ["redis-server"]
-        if is_root() and self.settings.drop_privileges:
-            needed += ["setpriv"]
         issues += netem_admission(objects)
-        check_binaries(needed)
+        check_binaries(required_binaries(spec, self.settings))
         return issues
 
     def admit_events(self, events: list[BaseEvent], objects: list[dict[str, Any]]) -> list[SpecIssue]:
