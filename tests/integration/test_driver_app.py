@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+
+from hpabench.lifeline import die_with_parent
 
 COUNTS: Counter[str] = Counter()
 
@@ -105,7 +108,15 @@ def served_app(cpu: int | None = None) -> Iterator[str]:
     ]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
-    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own session (killpg stops it whole) and a parent-death signal: a pytest killed by SIGTERM
+    # or SIGKILL never gets to the `finally`, and the server must not outlive it.
+    proc = subprocess.Popen(
+        command,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

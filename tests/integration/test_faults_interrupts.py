@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -60,6 +61,18 @@ def _run_dir(reports: Path) -> Path:
 
 def _manifest(run: Path) -> dict[str, Any]:
     return dict(json.loads((run / "manifest.json").read_text()))
+
+
+def _sample_count(prometheus_url: str, metric: str) -> int:
+    """How many samples of `metric` Prometheus holds from the last minute (0 when it cannot say)."""
+    try:
+        response = httpx.get(
+            f"{prometheus_url}/api/v1/query", params={"query": f"max(count_over_time({metric}[1m]))"}, timeout=5.0
+        )
+        result = response.json()["data"]["result"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return 0
+    return int(float(result[0]["value"][1])) if result else 0
 
 
 def _wait_for(condition: Any, what: str, timeout_s: float = RUN_TIMEOUT_S) -> None:
@@ -199,6 +212,12 @@ def test_a_node_level_server_killed_mid_run(tmp_path: Path, server: str, flag: s
         record = read_stack(run)
         assert record is not None
         (pid,) = [p[0] for p in record["groups"]["local"]["processes"] if p[2] == server]
+        if server == "prometheus":
+            # The death must come after Prometheus has scraped for a while (3 samples, 1 s apart),
+            # else there is nothing from before it to survive the restart (seen on a busy machine:
+            # the first scrape landed 0.3 s before the kill, in the same 1 s query step).
+            prometheus_url = record["urls"]["prometheus"]
+            _wait_for(lambda: _sample_count(prometheus_url, "kube_deployment_status_replicas_ready") >= 3, "3 scrapes")
         killed_at = time.time()
         os.kill(pid, signal.SIGKILL)
         output, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
