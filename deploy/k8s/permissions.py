@@ -9,6 +9,7 @@ shipped ClusterRoles grant them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hpabench.deploy.k8s.resources import KINDS, Rule, apply_rules, ref_of
@@ -64,6 +65,26 @@ LOADGEN_RULES: tuple[Rule, ...] = (
     Rule("get", "", "pods", "log"),
 )
 
+# Scenario events (`deploy/k8s_events.py` through `event_client.RestEventApi`), per event kind:
+# every action first reads the workload it acts on (the label check) — `get` of Deployments and
+# StatefulSets is in TARGET_RULES already.
+EVENT_RULES: dict[str, tuple[Rule, ...]] = {
+    "rollout": (
+        Rule("patch", "apps", "deployments"),
+        Rule("get", "", "configmaps"),
+        Rule("patch", "", "configmaps"),
+    ),
+    "kill-pod": (Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "restart-db": (Rule("get", "apps", "statefulsets"), Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "restart-cache": (Rule("get", "apps", "deployments"), Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "scale-to": (Rule("patch", "apps", "deployments", "scale"),),
+}
+
+
+def event_rules(kinds: Iterable[str]) -> list[Rule]:
+    """The rules the scenario events of `kinds` need (kinds the target refuses need none)."""
+    return sorted({rule for kind in kinds for rule in EVENT_RULES.get(kind, ())})
+
 
 def required_rules(
     objects: list[dict[str, Any]],
@@ -71,10 +92,13 @@ def required_rules(
     needs_metrics: bool,
     monitors: bool = False,
     in_cluster_load: bool = False,
+    event_kinds: Iterable[str] = (),
 ) -> list[Rule]:
     """Every rule a run of `objects` needs, without duplicates, in a stable order. `monitors`: the
-    run may add PodMonitors (`monitors.monitor_objects`); `in_cluster_load`: `--load-from cluster`."""
+    run may add PodMonitors (`monitors.monitor_objects`); `in_cluster_load`: `--load-from cluster`;
+    `event_kinds`: the scenario's event kinds (`EVENT_RULES`)."""
     rules: set[Rule] = set(TARGET_RULES)
+    rules.update(event_rules(event_kinds))
     if monitors:
         rules.update(MONITOR_RULES)
     if in_cluster_load:

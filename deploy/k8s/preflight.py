@@ -231,3 +231,11 @@ def preflight(
     checks.images(checks.nodes())
     checks.prometheus()
     return checks.issues, checks.facts
+
+
+def access_issues(api: KubeApi, rules: list[Rule], namespace_hint: str) -> list[SpecIssue]:
+    """One SelfSubjectAccessReview per rule (as the pre-flight asks): an issue per denied rule."""
+    checks = _Checks(api, [], K8sSettings(), namespace_hint)
+    for rule in rules:
+        checks.access(rule)
+    return checks.issues

@@ -11,27 +11,35 @@ uses it in place of the local driver. Otherwise it is None and load goes through
 `K8sDeployed.stop()` closes the port-forwards and watches, writes the pods/HPA tables, deletes the
 namespace and waits for it to be gone, then records what it measured of its own API use.
 
-`admit` is the pre-flight (`preflight`): it creates nothing.
+`admit` is the pre-flight (`preflight`): it creates nothing. `admit_events` refuses the scenario
+events a cluster cannot perform (`deploy/k8s_events.admit`) and asks the API server for the
+permissions the others need; `K8sDeployed.perform_event` performs one (`deploy/k8s_events.perform`
+through `event_client.RestEventApi`) on the objects as deployed in the run's namespace.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
+from hpabench.deploy import k8s_events
 from hpabench.deploy.k8s.api import KubeApi
 from hpabench.deploy.k8s.apply import apply_objects, create_namespace, delete_namespace
+from hpabench.deploy.k8s.event_client import RestEventApi
 from hpabench.deploy.k8s.incluster_driver import HttpMasterLink, InClusterDriver, MasterLink
 from hpabench.deploy.k8s.loadgen import ARTEFACT_PORT
 from hpabench.deploy.k8s.monitors import monitor_objects, operator_served
 from hpabench.deploy.k8s.observe import ClusterObserver
+from hpabench.deploy.k8s.permissions import event_rules
 from hpabench.deploy.k8s.portforward import PortForwarder, pod_upstream, round_robin
-from hpabench.deploy.k8s.preflight import PROMETHEUS_SELECTOR, preflight
+from hpabench.deploy.k8s.preflight import PROMETHEUS_SELECTOR, access_issues, preflight
 from hpabench.deploy.k8s.readiness import wait_ready
 from hpabench.deploy.k8s.resources import unknown_kinds
 from hpabench.deploy.k8s.settings import K8sSettings, settings_from_extra
 from hpabench.errors import SpecIssue, TargetError
 from hpabench.rundir import RunDir
+from hpabench.scenarios.events import BaseEvent
 from hpabench.target import Progress, ReplicaView, TargetOptions, register_target
 
 LOOPBACK_HOSTS = ("127.0.0.1",)
@@ -76,6 +84,7 @@ class K8sDeployed:
         self.ready_at: float | None = None
         self._app_url = ""
         self._stopped = False
+        self.objects: list[dict[str, Any]] = []  # as deployed (a rollout event replaces them)
 
     @property
     def service_url(self) -> str:
@@ -122,6 +131,10 @@ class K8sDeployed:
             return ReplicaView(0, 0)
         return self.observer.replicas(workload)
 
+    def perform_event(self, event: BaseEvent, emit: Any) -> dict[str, Any]:
+        """One scenario event in the run's namespace (`deploy/k8s_events.py`); blocks until it is over."""
+        return k8s_events.perform(RestEventApi(self.api), self.namespace, self.objects, event, emit)
+
     def _forward(self, name: str, namespace: str, port: int, choose: Any) -> str:
         def warn(message: str) -> None:
             self.run.events.emit("warning", message=message)
@@ -132,6 +145,7 @@ class K8sDeployed:
 
     def bring_up(self, objects: list[dict[str, Any]]) -> None:
         settings = self.target.settings
+        self.objects = copy.deepcopy(objects)
         self.observer = ClusterObserver(self.api, self.namespace, self.run, settings.watch_timeout_s).start()
         applied = list(objects)
         if settings.monitors == "on" or (settings.monitors == "auto" and operator_served(self.api)):
@@ -235,6 +249,20 @@ class K8sTarget:
             "hpa_flags": self.settings.hpa_flags.model_dump(),
         }
         return found
+
+    def admit_events(self, events: list[BaseEvent], objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """The scenario events this target refuses (`events.<i>` paths), then — when all are
+        possible — the permissions they need, asked of the API server. Nothing is created."""
+        issues = [
+            SpecIssue("scenario", f"events.{index}", f"{event.kind_name}: {problem}")
+            for index, event in enumerate(events)
+            for problem in k8s_events.admit(event, objects)
+        ]
+        rules = event_rules({event.kind_name for event in events})
+        if issues or not rules:
+            return issues
+        with self.connect() as api:
+            return access_issues(api, rules, f"{self.settings.namespace_prefix}-preflight")
 
     def objects_to_apply(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rendered objects; without autoscaling, minus the HPAs (the web tier stays as rendered)."""
