@@ -71,7 +71,7 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
 
 def test_every_declared_permission_is_granted() -> None:
     objects = render(default_variant())
-    rules = required_rules(objects, True, True, monitors=True, event_kinds=EVENT_KINDS)
+    rules = required_rules(objects, True, True, monitors=True, event_kinds=EVENT_KINDS, helm=True)
     missing = [str(r) for r in rules if not covers(granted_rules(), r)]
     assert missing == []
 
