@@ -36,8 +36,8 @@ import yaml
 
 from hpabench.errors import HpabenchError, SpecError, SpecIssue, TargetError
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "hpabench-reference"
+CHART = Path(__file__).resolve().parents[1] / "helm" / "hpabench-reference"  # shipped as package data
+ROOT = Path(__file__).resolve().parents[2]  # a checkout: where `make tools` puts .tools/bin
 TOOLS_HELM = ROOT / ".tools" / "bin" / "helm"
 WAIT = "--wait=hookOnly"  # helm 4: hooks only, no readiness wait (what `--wait=false` was)
 MISSING_HELM = (
