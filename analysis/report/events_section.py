@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hpabench.analysis.report.htmlkit import esc, format_value, section, table
+from hpabench.analysis.report.panels import event_color
 
 PHASE_COLUMNS = (
     ("requests", "requests"),
@@ -30,8 +31,6 @@ PHASE_COLUMNS = (
 )
 STRIP_WIDTH = 900
 STRIP_ROW_PX = 18
-COLORS = {"rollout": "#3b82f6", "scale-to": "#10b981"}
-FAULT_COLOR = "#ef4444"
 
 
 def _value(kpis: Mapping[str, Any], name: str) -> str:
@@ -53,7 +52,7 @@ def _strip(events: list[Mapping[str, Any]], duration_s: float) -> str:
     for row, event in enumerate(events):
         y = row * STRIP_ROW_PX
         start, end = x(event.get("start_s")), x(event.get("end_s"))
-        color = COLORS.get(str(event.get("kind")), FAULT_COLOR)
+        color = event_color(str(event.get("kind")))  # the same colour as its span on the timeline
         label = f"{event.get('name')} ({event.get('kind')})"
         shapes.append(
             f'<rect x="{start}" y="{y + 3}" width="{max(end - start, 2.0)}" height="{STRIP_ROW_PX - 6}" '

@@ -1,6 +1,6 @@
 """What a report's time charts show, independent of how they are drawn: panels stacked on one
 shared time axis, each with lines, reference lines, confidence bands and hoverable points, plus
-run-wide markers (load stages, scale decisions, faults).
+run-wide markers (load stages, scale decisions, faults) and spans (scenario events).
 
 Plain frozen dataclasses; `t_s` is seconds since the load started, values are in the panel's
 unit, NaN is "no sample" (a gap). Text fields hold raw user strings: the drawing code escapes.
@@ -91,4 +91,33 @@ class Marker:
     detail: str = ""
 
 
-__all__ = ["Band", "HLine", "Marker", "Panel", "Points", "Series"]
+# One colour per scenario event kind, shared by the timeline's spans and the events section's strip.
+EVENT_COLORS = {
+    "rollout": "#3b82f6",
+    "scale-to": "#10b981",
+    "kill-pod": "#ef4444",
+    "restart-db": "#f59e0b",
+    "restart-cache": "#d97706",
+    "add-latency": "#8b5cf6",
+    "remove-latency": "#a78bfa",
+}
+OTHER_EVENT_COLOR = "#ef4444"
+
+
+def event_color(kind: str) -> str:
+    """The colour of a scenario event kind (a plug-in kind gets the disruption red)."""
+    return EVENT_COLORS.get(kind, OTHER_EVENT_COLOR)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run-wide interval drawn across all panels: a scenario event from its start to its end."""
+
+    t0_s: float
+    t1_s: float
+    label: str  # what is written on the span (the event's kind)
+    kind: str  # the event kind (its colour)
+    detail: str = ""  # hover / title text: the event's name, state, result
+
+
+__all__ = ["EVENT_COLORS", "Band", "HLine", "Marker", "Panel", "Points", "Series", "Span", "event_color"]

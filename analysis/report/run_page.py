@@ -205,7 +205,8 @@ def _event_text(event: Mapping[str, Any]) -> str:
 
 TIMELINE_NOTE = (
     "Time since the load started; drag to zoom (every panel follows), double-click to reset, the "
-    "buttons select a load stage, click a legend entry to hide a line. Shaded: load stages; vertical "
+    "buttons select a load stage, click a legend entry to hide a line. Shaded: load stages, and in "
+    "colour scenario events from start to end, their kind written at the top (hover: name, state); vertical "
     "lines: HPA rescales (orange up, blue down); ▲▼ on Replicas: HPA decisions (hover: what it saw and "
     "what held it), ○: a recommendation held back, |: a pod became ready."
 )
@@ -217,7 +218,9 @@ def render_run_report(
     """The whole report page for one run (see the module docstring)."""
     lo_s, hi_s = run_series.time_range(run)
     slo = _slo(run, summary)
-    figure, reduction = timeline_figure(run_series.run_panels(run, slo), lo_s, hi_s, run_series.markers(run))
+    figure, reduction = timeline_figure(
+        run_series.run_panels(run, slo), lo_s, hi_s, run_series.markers(run), spans=run_series.spans(run)
+    )
     timeline = chart(figure, "timeline", label="Run timeline", caption=reduction.describe())
     body = [
         _header(run, summary),

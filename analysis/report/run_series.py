@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hpabench.analysis.events import event_spans
 from hpabench.analysis.report.downsample import FloatArray, as_float_array
 from hpabench.analysis.report.hpa_marks import decision_points, fault_points, ready_points
-from hpabench.analysis.report.panels import HLine, Marker, Panel, Series
+from hpabench.analysis.report.panels import HLine, Marker, Panel, Series, Span
 from hpabench.analysis.rundata import RunData
 from hpabench.analysis.series_grid import grid, ready_replicas
 
@@ -279,6 +280,20 @@ def markers(run: RunData) -> list[Marker]:
             out.append(Marker(t_s, "✕", "fault", f"{kind}: {what}"))
     if not any(m.kind == "stage" for m in out):
         out.extend(_stages_from_planned(run.planned))
+    return out
+
+
+def spans(run: RunData) -> list[Span]:
+    """The scenario events that started, each from its start to its end (`scenario_event` rows;
+    still running at the end of the data: until the end of the time range), in run seconds —
+    the same spans the events section's strip and the per-event KPIs use."""
+    _, end_s = time_range(run)
+    out = []
+    for span in event_spans(run.events, end_s):
+        detail = f"{span.name} ({span.kind}, {span.state})"
+        if span.error:
+            detail += f": {span.error}"
+        out.append(Span(span.start_s, span.end_s, span.kind, span.kind, detail))
     return out
 
 

@@ -1,8 +1,10 @@
 """The shared-time-axis chart: `Panel`s stacked as subplots of one plotly figure whose x axes
 all match the first, so zooming or panning one panel moves every panel; run-wide markers shade
-the load stages and draw scale decisions across all panels; buttons select a stage's range.
+the load stages and draw scale decisions across all panels; scenario events (`spans`) are shaded
+from their start to their end across all panels in their kind's colour (`panels.event_color`),
+their kind written at the top of the span (hover: name, state); buttons select a stage's range.
 
-Contract: `timeline_figure(panels, t_min_s, t_max_s, markers, ...) -> (Figure, Reduction)`.
+Contract: `timeline_figure(panels, t_min_s, t_max_s, markers, ..., spans=()) -> (Figure, Reduction)`.
 Lines are reduced for drawing only (min and max per pixel column, `downsample`), NaN samples
 are gaps, a panel without data says so, every user string is escaped (`figures.plot_text`).
 `Reduction` counts samples in and points drawn, so the page can say how much was reduced.
@@ -20,7 +22,7 @@ import plotly.graph_objects as go
 
 from hpabench.analysis.report.downsample import as_float_array, minmax_downsample
 from hpabench.analysis.report.figures import axis_style, base_layout, f32, plot_text, time_axis, time_ms, time_ms_at
-from hpabench.analysis.report.panels import Marker, Panel, Series
+from hpabench.analysis.report.panels import Marker, Panel, Series, Span, event_color
 from hpabench.analysis.report.scales import format_elapsed
 
 # About one bucket per pixel column of a ~1100 px wide page: more points cannot be seen.
@@ -32,6 +34,9 @@ LEGEND_PX = 200  # right margin holding each panel's legend
 MAX_STAGE_BUTTONS = 10
 MARKER_COLORS = {"scale_up": "#c2410c", "scale_down": "#1d4ed8", "fault": "#b3261e"}
 STAGE_SHADES = ("rgba(243,244,246,0.9)", "rgba(229,231,235,0.55)")
+SPAN_ALPHA = 0.14
+SPAN_LABEL_ROW_PX = 14  # overlapping spans write their labels one row lower each
+SPAN_SHAPE_PREFIX = "event:"  # shape `name`s of event spans (tests and the page find them by it)
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,55 @@ def _stage_decor(
     return shapes, notes, ranges
 
 
+def _span_decor(spans: Sequence[Span], t0_s: float, t1_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A shaded rectangle over every panel per scenario event (clipped to the range) and its label."""
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    row_ends: list[float] = []  # per label row, where its last span ends
+    for span in sorted(spans, key=lambda s: (s.t0_s, s.t1_s)):
+        lo, hi = max(span.t0_s, t0_s), min(span.t1_s, t1_s)
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo or lo > t1_s:
+            continue
+        color = event_color(span.kind)
+        shapes.append(
+            {
+                "type": "rect",
+                "name": plot_text(f"{SPAN_SHAPE_PREFIX}{span.label}"),
+                "xref": "x",
+                "yref": "paper",
+                "x0": time_ms_at(lo),
+                "x1": time_ms_at(hi),
+                "y0": 0,
+                "y1": 1,
+                "layer": "below",
+                "fillcolor": _translucent(color, SPAN_ALPHA),
+                "line": {"width": 1, "color": _translucent(color, 0.5)},
+            }
+        )
+        row = next((i for i, end in enumerate(row_ends) if end <= lo), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(hi)
+        else:
+            row_ends[row] = hi
+        notes.append(
+            {
+                "xref": "x",
+                "yref": "paper",
+                "x": time_ms_at(lo),
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "top",
+                "yshift": -2 - row * SPAN_LABEL_ROW_PX,
+                "text": plot_text(span.label),
+                "hovertext": plot_text(span.detail or span.label),
+                "showarrow": False,
+                "font": {"size": 10, "color": color},
+                "bgcolor": "rgba(255,255,255,0.75)",
+            }
+        )
+    return shapes, notes
+
+
 def _stage_buttons(ranges: list[tuple[str, float, float]], t0_s: float, t1_s: float, y: float) -> list[dict[str, Any]]:
     """One button per load stage zooming every panel to it, and one back to the whole run; the
     row's top at `y` (plot-area fraction: above 1 is the top margin)."""
@@ -270,10 +324,11 @@ def timeline_figure(
     markers: Sequence[Marker] = (),
     *,
     one_legend: bool = False,
+    spans: Sequence[Span] = (),
 ) -> tuple[go.Figure, Reduction]:
     """All panels stacked on one shared x axis [t_min_s, t_max_s] (see the module docstring).
     `one_legend`: a single legend whose groups toggle in every panel (comparisons); else one
-    legend beside each panel."""
+    legend beside each panel. `spans`: scenario events shaded across every panel."""
     if not (math.isfinite(t_min_s) and math.isfinite(t_max_s)) or t_max_s <= t_min_s:
         t_min_s, t_max_s = 0.0, max(t_max_s, 1.0) if math.isfinite(t_max_s) else 1.0
     n = max(len(panels), 1)
@@ -355,8 +410,9 @@ def timeline_figure(
         traces += panel_traces
         samples, drawn = samples + n_in, drawn + n_out
     shapes, stage_notes, ranges = _stage_decor(markers, t_min_s, t_max_s)
-    layout["shapes"] = shapes
-    layout["annotations"] = annotations + stage_notes
+    span_shapes, span_notes = _span_decor(spans, t_min_s, t_max_s)
+    layout["shapes"] = shapes + span_shapes  # after the stage shading: drawn over it, under the data
+    layout["annotations"] = annotations + stage_notes + span_notes
     layout["updatemenus"] = _stage_buttons(ranges, t_min_s, t_max_s, 1 + (TOP_PX - 4) / plot_h)
     fig = go.Figure(data=traces, layout=layout)
     return fig, Reduction(samples, drawn, (t_max_s - t_min_s) / DRAW_BUCKETS)

@@ -3,6 +3,8 @@
 `add_k8s_arguments(run_parser)` adds the `--context`/`--kubeconfig`/... options to `run`;
 `target_settings_from_args(args)` turns them into `RunOptions.target_settings` (only for
 `--target k8s`; given with another target they are an error, not silently ignored);
+`--helm` becomes `helm: {variant, overrides}` (the chart values are resolved from the same
+`--variant`/`--set` the run renders); with another target it is refused (exit 2).
 `add_gc_command(subparsers)` registers `hpabench gc`. Nothing here imports the kubernetes client.
 """
 
@@ -59,6 +61,14 @@ def add_k8s_arguments(run: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--expect-workers-wait-s", dest="k8s_expect_workers_wait_s", type=float, help="wait for them (120)"
     )
+    group.add_argument(
+        "--helm",
+        dest="k8s_helm",
+        action="store_true",
+        default=None,
+        help="deploy with `helm upgrade --install` of deploy/helm/hpabench-reference (values from the variant) "
+        "instead of applying the rendered objects; needs helm v4 (`make tools`)",
+    )
     group.add_argument("--hpa-sync-period-s", dest="k8s_hpa_sync_period_s", type=float, help="fact to record (15)")
     group.add_argument("--hpa-tolerance", dest="k8s_hpa_tolerance", type=float, help="fact to record (0.1)")
     group.add_argument(
@@ -71,6 +81,22 @@ def target_settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     flags = {field: getattr(args, dest) for dest, field in _HPA_FLAGS.items() if getattr(args, dest, None) is not None}
     if flags:
         given["hpa_flags"] = {**flags, "source": "user-supplied (--hpa-* options)"}
+    if getattr(args, "k8s_helm", None):
+        if getattr(args, "target", "local") != "k8s":
+            raise SpecError(
+                [
+                    SpecIssue(
+                        "command line",
+                        "--helm",
+                        f"--helm installs the chart into a cluster: it needs --target k8s "
+                        f"(the {getattr(args, 'target', 'local')} target runs the rendered objects itself)",
+                    )
+                ]
+            )
+        helm: dict[str, Any] = {"overrides": list(getattr(args, "overrides", None) or [])}
+        if getattr(args, "variant", None) is not None:
+            helm["variant"] = args.variant
+        given["helm"] = helm
     if getattr(args, "target", "local") != "k8s":
         if given:
             options = ", ".join(sorted(given))

@@ -9,6 +9,7 @@ shipped ClusterRoles grant them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hpabench.deploy.k8s.resources import KINDS, Rule, apply_rules, ref_of
@@ -64,6 +65,45 @@ LOADGEN_RULES: tuple[Rule, ...] = (
     Rule("get", "", "pods", "log"),
 )
 
+# Scenario events (`deploy/k8s_events.py` through `event_client.RestEventApi`), per event kind:
+# every action first reads the workload it acts on (the label check) — `get` of Deployments and
+# StatefulSets is in TARGET_RULES already.
+EVENT_RULES: dict[str, tuple[Rule, ...]] = {
+    "rollout": (
+        Rule("patch", "apps", "deployments"),
+        Rule("get", "", "configmaps"),
+        Rule("patch", "", "configmaps"),
+    ),
+    "kill-pod": (Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "restart-db": (Rule("get", "apps", "statefulsets"), Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "restart-cache": (Rule("get", "apps", "deployments"), Rule("list", "", "pods"), Rule("delete", "", "pods")),
+    "scale-to": (Rule("patch", "apps", "deployments", "scale"),),
+}
+
+
+# `--helm` (`helm.py`): helm keeps each release revision in a Secret of the namespace (list, get,
+# create, update, delete), reads every chart object before it creates, applies or client-side
+# patches it (a rollout's upgrade), and deletes them all on `helm uninstall`.
+HELM_RELEASE_RULES: tuple[Rule, ...] = tuple(
+    Rule(verb, "", "secrets") for verb in ("list", "get", "create", "update", "delete")
+)
+HELM_OBJECT_VERBS = ("get", "create", "patch", "delete")
+
+
+def helm_rules(objects: list[dict[str, Any]]) -> list[Rule]:
+    """What `helm upgrade --install` / `upgrade` / `uninstall` of the chart rendering `objects` needs."""
+    rules: set[Rule] = set(HELM_RELEASE_RULES)
+    for obj in objects:
+        if obj.get("kind") in KINDS:
+            patch = apply_rules(ref_of(obj, "x"))[0]
+            rules.update(Rule(verb, patch.group, patch.resource, "", patch.namespaced) for verb in HELM_OBJECT_VERBS)
+    return sorted(rules)
+
+
+def event_rules(kinds: Iterable[str]) -> list[Rule]:
+    """The rules the scenario events of `kinds` need (kinds the target refuses need none)."""
+    return sorted({rule for kind in kinds for rule in EVENT_RULES.get(kind, ())})
+
 
 def required_rules(
     objects: list[dict[str, Any]],
@@ -71,10 +111,16 @@ def required_rules(
     needs_metrics: bool,
     monitors: bool = False,
     in_cluster_load: bool = False,
+    event_kinds: Iterable[str] = (),
+    helm: bool = False,
 ) -> list[Rule]:
     """Every rule a run of `objects` needs, without duplicates, in a stable order. `monitors`: the
-    run may add PodMonitors (`monitors.monitor_objects`); `in_cluster_load`: `--load-from cluster`."""
+    run may add PodMonitors (`monitors.monitor_objects`); `in_cluster_load`: `--load-from cluster`;
+    `event_kinds`: the scenario's event kinds (`EVENT_RULES`); `helm`: `--helm` (`helm_rules`)."""
     rules: set[Rule] = set(TARGET_RULES)
+    rules.update(event_rules(event_kinds))
+    if helm:
+        rules.update(helm_rules(objects))
     if monitors:
         rules.update(MONITOR_RULES)
     if in_cluster_load:

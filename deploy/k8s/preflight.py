@@ -220,7 +220,9 @@ def preflight(
     monitors = settings.monitors == "on" or (settings.monitors == "auto" and operator_served(api))
     discover = settings.prometheus_url is None
     in_cluster = settings.load_from == "cluster"
-    wanted = required_rules(objects, discover, needs_metrics, monitors=monitors, in_cluster_load=in_cluster)
+    wanted = required_rules(
+        objects, discover, needs_metrics, monitors=monitors, in_cluster_load=in_cluster, helm=settings.helm is not None
+    )
     for rule in wanted:
         checks.access(rule)
     if checks.issues:  # without the permissions the remaining reads would only repeat "forbidden"
@@ -231,3 +233,11 @@ def preflight(
     checks.images(checks.nodes())
     checks.prometheus()
     return checks.issues, checks.facts
+
+
+def access_issues(api: KubeApi, rules: list[Rule], namespace_hint: str) -> list[SpecIssue]:
+    """One SelfSubjectAccessReview per rule (as the pre-flight asks): an issue per denied rule."""
+    checks = _Checks(api, [], K8sSettings(), namespace_hint)
+    for rule in rules:
+        checks.access(rule)
+    return checks.issues

@@ -14,6 +14,11 @@
   small-run mode) or `cluster` (a Locust master Job and `expect_workers` worker pods in the run's
   namespace, image `loadgen_image`; the load clock starts when all are connected, waiting at most
   `expect_workers_wait_s`; see `incluster_driver`).
+- `helm` (`--helm`): deploy the reference architecture as a Helm release (`helm.py`) of
+  `deploy/helm/hpabench-reference/` instead of applying the rendered objects: `release` name,
+  the run's `variant` file and `overrides` (what `--variant`/`--set` gave: the chart values are
+  resolved from them), `binary` (default: helm on PATH, else .tools/bin/helm), `timeout_s` per
+  helm command.
 - `hpa_flags`: what the API cannot show, recorded as user-supplied facts in manifest.json:
   the controller-manager's `--horizontal-pod-autoscaler-sync-period`, `-tolerance`,
   `-downscale-stabilization` (seconds / ratio). Defaults are Kubernetes' (15 s, 0.1, 300 s).
@@ -41,6 +46,23 @@ class HpaFlags(BaseModel):
     source: str = "kubernetes defaults (not read from the cluster)"
 
 
+class HelmSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    release: str = "hpabench"
+    variant: Path | None = None
+    overrides: tuple[str, ...] = ()
+    binary: str | None = None
+    timeout_s: float = Field(default=300.0, gt=0, le=3600)
+
+    @field_validator("release")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?$", value):
+            raise ValueError("must be a Helm release name: lowercase letters, digits and '-', at most 53 characters")
+        return value
+
+
 class K8sSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +76,7 @@ class K8sSettings(BaseModel):
     watch_timeout_s: int = Field(default=60, ge=5, le=600)
     monitors: Literal["auto", "on", "off"] = "auto"
     hpa_flags: HpaFlags = HpaFlags()
+    helm: HelmSettings | None = None
     load_from: Literal["runner", "cluster"] = "runner"
     loadgen_image: str = "hpabench/loadgen:0.1.0"
     expect_workers: int = Field(default=2, ge=1, le=64)

@@ -11,27 +11,45 @@ uses it in place of the local driver. Otherwise it is None and load goes through
 `K8sDeployed.stop()` closes the port-forwards and watches, writes the pods/HPA tables, deletes the
 namespace and waits for it to be gone, then records what it measured of its own API use.
 
-`admit` is the pre-flight (`preflight`): it creates nothing.
+`admit` is the pre-flight (`preflight`): it creates nothing. `admit_events` refuses the scenario
+events a cluster cannot perform (`deploy/k8s_events.admit`) and asks the API server for the
+permissions the others need; `K8sDeployed.perform_event` performs one (`deploy/k8s_events.perform`
+through `event_client.RestEventApi`) on the objects as deployed in the run's namespace.
+
+With `--helm` (`K8sSettings.helm`, see `helm.py`) the rendered objects are not applied: the chart is
+installed as a release into the run's namespace (`helm upgrade --install`), the pre-flight having
+checked that helm is there and that the chart renders exactly the rendered objects; monitors are
+still applied by the target. A rollout event's new image tag becomes a `helm upgrade`; any other
+change is the API patch. Teardown runs `helm uninstall` before deleting the namespace.
+manifest.json records `deployed_via` (`server-side-apply` or `helm`, with the chart version).
 """
 
 from __future__ import annotations
 
+import copy
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from hpabench.deploy import k8s_events
 from hpabench.deploy.k8s.api import KubeApi
 from hpabench.deploy.k8s.apply import apply_objects, create_namespace, delete_namespace
+from hpabench.deploy.k8s.event_client import RestEventApi
+from hpabench.deploy.k8s.helm import CHART, HelmRelease, chart_version, connection_args, find_helm, helm_issues
 from hpabench.deploy.k8s.incluster_driver import HttpMasterLink, InClusterDriver, MasterLink
 from hpabench.deploy.k8s.loadgen import ARTEFACT_PORT
 from hpabench.deploy.k8s.monitors import monitor_objects, operator_served
 from hpabench.deploy.k8s.observe import ClusterObserver
+from hpabench.deploy.k8s.permissions import event_rules
 from hpabench.deploy.k8s.portforward import PortForwarder, pod_upstream, round_robin
-from hpabench.deploy.k8s.preflight import PROMETHEUS_SELECTOR, preflight
+from hpabench.deploy.k8s.preflight import PROMETHEUS_SELECTOR, access_issues, preflight
 from hpabench.deploy.k8s.readiness import wait_ready
 from hpabench.deploy.k8s.resources import unknown_kinds
 from hpabench.deploy.k8s.settings import K8sSettings, settings_from_extra
 from hpabench.errors import SpecIssue, TargetError
 from hpabench.rundir import RunDir
+from hpabench.scenarios.events import BaseEvent, Rollout
 from hpabench.target import Progress, ReplicaView, TargetOptions, register_target
 
 LOOPBACK_HOSTS = ("127.0.0.1",)
@@ -76,6 +94,7 @@ class K8sDeployed:
         self.ready_at: float | None = None
         self._app_url = ""
         self._stopped = False
+        self.objects: list[dict[str, Any]] = []  # as deployed (a rollout event replaces them)
 
     @property
     def service_url(self) -> str:
@@ -122,6 +141,24 @@ class K8sDeployed:
             return ReplicaView(0, 0)
         return self.observer.replicas(workload)
 
+    def perform_event(self, event: BaseEvent, emit: Any) -> dict[str, Any]:
+        """One scenario event in the run's namespace (`deploy/k8s_events.py`); blocks until it is over."""
+        release = self.target.release
+        upgrade = self._helm_upgrade if release is not None and release.namespace is not None else None
+        return k8s_events.perform(RestEventApi(self.api), self.namespace, self.objects, event, emit, upgrade=upgrade)
+
+    def _helm_upgrade(self, new_objects: list[dict[str, Any]], event: Rollout) -> bool:
+        """A rollout through `helm upgrade` when it is a values change (the image tag); else False."""
+        from hpabench.deploy.k8s.helm import app_image
+
+        image = app_image(new_objects)
+        release = self.target.release
+        if event.image_tag is None or image is None or release is None:
+            return False
+        self.progress(f"    helm upgrade {release.release}: image {image}")
+        release.upgrade_image(image)
+        return True
+
     def _forward(self, name: str, namespace: str, port: int, choose: Any) -> str:
         def warn(message: str) -> None:
             self.run.events.emit("warning", message=message)
@@ -132,10 +169,28 @@ class K8sDeployed:
 
     def bring_up(self, objects: list[dict[str, Any]]) -> None:
         settings = self.target.settings
+        self.objects = copy.deepcopy(objects)
         self.observer = ClusterObserver(self.api, self.namespace, self.run, settings.watch_timeout_s).start()
-        applied = list(objects)
+        release = self.target.release_for(objects)
+        applied = [] if release is not None else list(objects)  # with --helm the chart creates them
         if settings.monitors == "on" or (settings.monitors == "auto" and operator_served(self.api)):
             applied += monitor_objects(objects, self.namespace, self.target.options.scrape_interval_s)
+        if release is not None:
+            release.install(self.namespace, self.run.path / "helm")
+            self.progress(f"    helm upgrade --install {release.release} {CHART.name} -n {self.namespace}")
+            self.run.events.emit("helm_install", release=release.release, chart_version=chart_version())
+            self.run.update_manifest(
+                deployed_via="helm",
+                helm={
+                    "chart": "deploy/helm/hpabench-reference",
+                    "chart_version": chart_version(),
+                    "release": release.release,
+                    "values": "helm/values.yaml",
+                    "command": release.commands[-1][1:],
+                },
+            )
+        else:
+            self.run.update_manifest(deployed_via="server-side-apply")
         apply_objects(self.api, applied, self.namespace, self.progress)
         ready_s = wait_ready(self.api, self.namespace, objects, settings.ready_timeout_s, self.progress)
         self.ready_at = time.time()
@@ -165,6 +220,19 @@ class K8sDeployed:
         }
         return {"namespace": self.namespace, "pod_placement": placement, "image_digests": digests}
 
+    def _uninstall(self) -> None:
+        """`helm uninstall` of the run's release (before the namespace goes); a failure is a warning."""
+        release = self.target.release
+        if release is None or release.namespace is None:
+            return
+        try:
+            release.uninstall()
+            self.run.update_manifest(helm_uninstalled=True)
+        except TargetError as exc:
+            self.run.update_manifest(helm_uninstall_error=str(exc))
+            self.run.events.emit("warning", message=f"helm uninstall failed (the namespace is deleted anyway): {exc}")
+            self.progress(f"WARNING: helm uninstall failed: {exc}")
+
     def api_usage(self, until: float) -> dict[str, Any]:
         """Requests made since the workload was ready (watching, balancing, discovery), per second."""
         since = self.ready_at or until
@@ -193,6 +261,7 @@ class K8sDeployed:
                 self.observer.stop()
         finally:
             try:
+                self._uninstall()
                 waited = delete_namespace(
                     self.api, self.namespace, self.target.settings.teardown_timeout_s, progress=self.progress
                 )
@@ -215,6 +284,7 @@ class K8sTarget:
         self.options = options
         self.settings: K8sSettings = settings_from_extra(options.extra)
         self.facts: dict[str, Any] = {}
+        self.release: HelmRelease | None = None  # --helm: built by the pre-flight (or at start)
 
     def connect(self) -> KubeApi:
         s = self.settings
@@ -225,6 +295,10 @@ class K8sTarget:
         issues = unknown_kinds(objects, "rendered manifests")
         if issues:
             return issues
+        if self.settings.helm is not None:
+            issues = self._admit_helm(objects)
+            if issues:
+                return issues
         started = time.monotonic()
         with self.connect() as api:
             found, facts = preflight(api, objects, self.settings, f"{self.settings.namespace_prefix}-preflight")
@@ -235,6 +309,61 @@ class K8sTarget:
             "hpa_flags": self.settings.hpa_flags.model_dump(),
         }
         return found
+
+    def _release(self, objects: list[dict[str, Any]]) -> tuple[list[SpecIssue], HelmRelease | None]:
+        helm = self.settings.helm
+        assert helm is not None
+        binary = find_helm(helm.binary)
+        issues, values = helm_issues(binary, helm.variant, helm.overrides, objects, self.options.autoscale)
+        if issues or values is None or binary is None:
+            return issues, None
+        connection = connection_args(self.settings.kubeconfig, self.settings.context)
+        return [], HelmRelease(binary, helm.release, values, connection, timeout_s=helm.timeout_s)
+
+    def _admit_helm(self, objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """helm is there, the variant is chart values, and the chart renders exactly `objects`."""
+        issues, release = self._release(objects)
+        if release is None:
+            return issues
+        with tempfile.TemporaryDirectory(prefix="hpabench-helm-") as scratch:
+            try:
+                differences = release.differences(self.objects_to_apply(objects), Path(scratch))
+            except TargetError as exc:
+                return [SpecIssue("--helm", "helm template", str(exc))]
+        if differences:
+            return [
+                SpecIssue(
+                    "--helm",
+                    "deploy/helm/hpabench-reference",
+                    "the chart would not deploy what `hpabench render` rendered: " + "; ".join(differences),
+                )
+            ]
+        self.release = release
+        return []
+
+    def release_for(self, objects: list[dict[str, Any]]) -> HelmRelease | None:
+        """The run's Helm release (None without --helm); built now if the pre-flight did not run."""
+        if self.settings.helm is None:
+            return None
+        if self.release is None:
+            issues, self.release = self._release(objects)
+            if self.release is None:
+                raise TargetError("; ".join(str(i) for i in issues) or "--helm: no helm release")
+        return self.release
+
+    def admit_events(self, events: list[BaseEvent], objects: list[dict[str, Any]]) -> list[SpecIssue]:
+        """The scenario events this target refuses (`events.<i>` paths), then — when all are
+        possible — the permissions they need, asked of the API server. Nothing is created."""
+        issues = [
+            SpecIssue("scenario", f"events.{index}", f"{event.kind_name}: {problem}")
+            for index, event in enumerate(events)
+            for problem in k8s_events.admit(event, objects)
+        ]
+        rules = event_rules({event.kind_name for event in events})
+        if issues or not rules:
+            return issues
+        with self.connect() as api:
+            return access_issues(api, rules, f"{self.settings.namespace_prefix}-preflight")
 
     def objects_to_apply(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rendered objects; without autoscaling, minus the HPAs (the web tier stays as rendered)."""

@@ -61,6 +61,9 @@ function describe(gd){var box=gd.getBoundingClientRect();
    function(e){return e.textContent;}),
   notes:Array.prototype.map.call(gd.querySelectorAll('.annotation-text'),function(e){return e.textContent;}),
   buttons:Array.prototype.map.call(gd.querySelectorAll('.updatemenu-button text'),function(e){return e.textContent;}),
+  spans:(gd._fullLayout.shapes||[]).filter(function(s){return (s.name||'').indexOf('event:')===0;})
+   .map(function(s){return s.name;}),
+  shapePaths:gd.querySelectorAll('.shapelayer path').length,
   ranges:ranges(gd)};}
 function hoverText(gd,trace,index){
  var t=gd._fullData[trace],sub=(t.xaxis||'x')+(t.yaxis||'y');
@@ -158,6 +161,22 @@ def test_run_report_draws_links_zoom_and_hovers(tmp_path: Path) -> None:
     timeline = result["plots"][0]
     assert {"Load", "Latency (log scale)", "Replicas", "Traffic share per pod"} <= set(timeline["notes"])
     assert timeline["buttons"][0] == "whole run" and len(timeline["buttons"]) == 4  # + three load stages
+
+
+@pytest.mark.browser
+def test_run_report_draws_scenario_event_spans_on_the_timeline(tmp_path: Path) -> None:
+    from tests.unit.test_report_event_spans import add_scenario_events
+
+    run = make_synthetic_run(tmp_path / "e", duration_s=120, pods_max=4, seed=3)
+    add_scenario_events(run)
+    report = write_run_report(run)
+    html = report.read_text()
+    result = load_in_browser(report, "run-report-events.png")
+    assert_drawn(result, html)
+    timeline = result["plots"][0]
+    assert timeline["spans"] == ["event:rollout", "event:kill-pod", "event:restart-db"]
+    assert timeline["shapePaths"] >= len(figures(html)["timeline"]["layout"]["shapes"])  # all drawn
+    assert {"rollout", "kill-pod", "restart-db"} <= set(timeline["notes"])  # the kinds written on the axis
 
 
 @pytest.mark.browser

@@ -9,6 +9,9 @@ emulate, and how these tests stand in for it (assertions never rely on more than
   object (a real server would also merge fields by owner; kmock merges dicts naively).
 - SelfSubjectAccessReview: answered by `Emulator.allow(rule)` (default: allow all), not stored.
 - Apply conflicts: a path in `Emulator.conflict_once` answers its next non-forced apply with 409.
+- Strategic merge patches: kmock merges dicts naively and replaces lists; `Emulator` merges lists
+  of named items (containers, env, volumes) by `name`, as the real patch strategy does for the
+  fields the scenario events patch. JSON patches (RFC 6902) kmock applies itself.
 - Controllers: `play_controllers` marks Deployments/StatefulSets ready, creates their pods and
   binds PVCs by patching, as the controller-manager and kubelet would.
 - It runs no validation (invalid objects are accepted): schema checks are in test_manifests_schema.
@@ -66,8 +69,34 @@ GROUP_VERSIONS = {
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
+def strategic_merge(current: Any, patch: Any) -> Any:
+    """A strategic merge patch as the fields we patch need it: maps merged (None deletes), lists of
+    items with a `name` merged by name, other lists replaced."""
+    if isinstance(current, dict) and isinstance(patch, dict):
+        merged = dict(current)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = strategic_merge(current.get(key), value)
+        return merged
+    named = isinstance(patch, list) and all(isinstance(i, dict) and "name" in i for i in patch)
+    if named and isinstance(current, list):
+        items = list(current)
+        for item in patch:
+            index = next(
+                (i for i, old in enumerate(items) if isinstance(old, dict) and old.get("name") == item["name"]), None
+            )
+            if index is None:
+                items.append(item)
+            else:
+                items[index] = strategic_merge(items[index], item)
+        return items
+    return patch
+
+
 class Emulator(kmock.KubernetesEmulator):
-    """kmock plus the three gaps above (namespaces, apply-create, access reviews)."""
+    """kmock plus the gaps above (namespaces, apply-create, access reviews, strategic merge)."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -95,6 +124,15 @@ class Emulator(kmock.KubernetesEmulator):
                 "message": 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas',
             }
             return aiohttp.web.json_response(status, status=409)
+        strategic = "strategic-merge-patch" in str(request.headers.get("Content-Type", ""))
+        if strategic and request.action == kmock.action.UPDATE and request.resource is not None:
+            key = (request.resource, request.namespace, request.name)
+            async with self._lock:
+                if key in self._objects and not self._objects[key].deleted:
+                    stored = self._objects[key]
+                    stored.patch(strategic_merge(stored.raw, request.data))  # fully merged: a naive merge keeps it
+                    await self._buses[request.resource].put({"type": "MODIFIED", "object": stored.raw})
+                    return aiohttp.web.json_response(stored.raw)
         if request.action == kmock.action.UPDATE and applying and request.resource is not None:
             key = (request.resource, request.namespace, request.name)
             async with self._lock:
@@ -246,10 +284,12 @@ async def play_controllers(emulator: Emulator, stop: asyncio.Event) -> None:
             for obj in listing.get("items") or []:
                 name, spec = obj["metadata"]["name"], obj.get("spec") or {}
                 wanted = int(spec.get("replicas", 1))
-                labels = (spec.get("selector") or {}).get("matchLabels") or {}
+                # a ReplicaSet's pods carry the template's labels (which include the selector's)
+                template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+                labels = {**template_labels, **((spec.get("selector") or {}).get("matchLabels") or {})}
                 pods = await call(emulator, "GET", f"/api/v1/namespaces/{namespace}/pods")
-                have = [p for p in pods.get("items") or [] if p["metadata"]["name"].startswith(f"{name}-")]
-                for i in range(len(have), wanted):
+                have = {p["metadata"]["name"] for p in pods.get("items") or []}
+                for i in [i for i in range(wanted) if f"{name}-{i}" not in have]:  # replace deleted pods
                     await call(
                         emulator,
                         "POST",

@@ -15,7 +15,10 @@ from hpabench.deploy.variant import default_variant
 from hpabench.rundir import RunDir
 
 from .conftest import Emulator, controllers_running, seed_cluster
+from .test_events_flow import EVERY_EVENT, perform_every_event
 from .test_flow import IMAGE, make_target
+
+EVENT_KINDS = {e.kind_name for e in EVERY_EVENT}
 
 RBAC = Path(__file__).resolve().parents[3] / "deploy" / "rbac" / "hpabench-rbac.yaml"
 
@@ -38,8 +41,13 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
     async with controllers_running(cluster):
         try:
             assert await asyncio.to_thread(target.admit, objects) == []
+            assert await asyncio.to_thread(target.admit_events, EVERY_EVENT, objects) == []
             deployed = await asyncio.to_thread(target.start, objects, run, lambda m: None)
-            await asyncio.to_thread(deployed.stop)
+            try:
+                results = await perform_every_event(cluster, deployed, run)  # every scenario event, too
+                assert {r["state"] for r in results} == {"started", "finished"}
+            finally:
+                await asyncio.to_thread(deployed.stop)
         finally:
             run.close()
     ours = [r for r in cluster._requests if str(r.headers.get("User-Agent", "")).startswith("hpabench/")]
@@ -54,7 +62,7 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
         if "apply-patch" in str(request.headers.get("Content-Type", "")):
             used.add(Rule("create", rule.group, rule.resource, rule.subresource, rule.namespaced))
     assert len(used) > 15  # the replay really exercised the target
-    declared = {_key(r) for r in required_rules(objects, True, True, monitors=True)}
+    declared = {_key(r) for r in required_rules(objects, True, True, monitors=True, event_kinds=EVENT_KINDS)}
     undeclared = sorted(str(r) for r in used if _key(r) not in declared)
     assert undeclared == [], "requests the pre-flight does not check"
     ungranted = sorted(str(r) for r in used if not covers(granted_rules(), r))
@@ -63,7 +71,8 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
 
 def test_every_declared_permission_is_granted() -> None:
     objects = render(default_variant())
-    missing = [str(r) for r in required_rules(objects, True, True, monitors=True) if not covers(granted_rules(), r)]
+    rules = required_rules(objects, True, True, monitors=True, event_kinds=EVENT_KINDS, helm=True)
+    missing = [str(r) for r in rules if not covers(granted_rules(), r)]
     assert missing == []
 
 
