@@ -256,7 +256,6 @@ class _ClientSide(_Side):
         if relay.closed:
             transport.abort()
             return
-        transport = cast(asyncio.Transport, transport)
         _no_delay(transport)
         relay.upstream = transport
         relay.up.dest = transport
