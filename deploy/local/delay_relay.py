@@ -128,6 +128,8 @@ class _Direction:
     def flush(self) -> None:
         self.timer = None
         dest = self.dest
+        if dest is None:
+            return  # bytes read before the upstream connection exists wait for it (see _connect)
         now = time.monotonic()
         ready: list[bytes] = []
         eof = False
@@ -140,7 +142,7 @@ class _Direction:
             self.held_bytes -= len(data)
         if dest is not None and not dest.is_closing():
             if ready:
-                dest.writelines(ready)
+                dest.write(ready[0] if len(ready) == 1 else b"".join(ready))
             if eof:
                 self.eof_sent = True
                 if dest.can_write_eof():
@@ -242,7 +244,7 @@ class _ClientSide(_Side):
         relay.server.accepted += 1
         relay.server.connections.add(relay)
         _no_delay(transport)
-        transport.pause_reading()  # until the upstream connection exists
+        transport.pause_reading()  # until the upstream connection exists (some loops read first)
         relay.server.track(relay.loop.create_task(self._connect()))
 
     async def _connect(self) -> None:
@@ -260,6 +262,8 @@ class _ClientSide(_Side):
         relay.upstream = transport
         relay.up.dest = transport
         relay.down.source = transport
+        if relay.up.held and relay.up.timer is None:
+            relay.up._arm(relay.up.held[0][0])  # what the client sent while we connected
         if relay.client is not None and not relay.client.is_closing():
             relay.client.resume_reading()
 
