@@ -312,3 +312,35 @@ def test_settings_parsing_and_long_control_paths(tmp_path: Path) -> None:
         "jitter_ms": 0.0,
         "distribution": "normal",
     }
+
+
+def test_latency_event_actions_set_and_restore_the_links_relay(relay: Relay) -> None:
+    from types import SimpleNamespace
+
+    from hpabench.deploy.local import events as local_events
+    from hpabench.deploy.local.tierlinks import DelayRelay
+    from hpabench.errors import TargetError
+    from hpabench.scenarios.events import AddLatency, RemoveLatency
+
+    handle = DelayRelay("postgres", relay.proc, relay.control, relay.port, Path("x.log"), 5.0, 1.0)  # type: ignore[arg-type]
+    tiers = SimpleNamespace(delay_relay=lambda service: handle if service == "postgres" else None)
+    cluster = SimpleNamespace(tier_links=tiers)
+    emitted: list[tuple[str, dict[str, object]]] = []
+
+    def emit(kind: str, **fields: object) -> None:
+        emitted.append((kind, fields))
+
+    add = AddLatency(at_s=0, kind="add-latency", between=["postgres", "web"], delay_ms=20, jitter_ms=2)
+    result = local_events.perform(cluster, add, emit)  # type: ignore[arg-type]
+    assert result["delay_ms"] == 25.0 and result["variant_delay_ms"] == 5.0 and result["link"] == "web-postgres"
+    assert abs(result["jitter_ms"] - (1.0**2 + 2.0**2) ** 0.5) < 1e-6  # independent jitters add as variances
+    assert relay.control.state()["delay_ms"] == 25.0 and emitted[0][0] == "fault"
+    removed = local_events.perform(
+        cluster, RemoveLatency(at_s=1, kind="remove-latency", between=["web", "postgres"]), emit
+    )  # type: ignore[arg-type]
+    assert (
+        removed["restored"] and relay.control.state()["delay_ms"] == 5.0 and relay.control.state()["jitter_ms"] == 1.0
+    )
+    cache = AddLatency(at_s=0, kind="add-latency", between=["web", "redis"], delay_ms=3)
+    with pytest.raises(TargetError, match="no delay relay on the web→redis link"):
+        local_events.perform(cluster, cache, emit)  # type: ignore[arg-type]
