@@ -12,7 +12,10 @@ Both: teardown leaves no relay (or any other) process behind.
 from __future__ import annotations
 
 import json
+import os
+import re
 import statistics
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -23,7 +26,7 @@ import pytest
 import yaml
 
 from hpabench.console import Console
-from hpabench.deploy.local import netem
+from hpabench.deploy.local import netem, netns
 from hpabench.deploy.local.delay_relay import RelayControl
 from hpabench.pipeline import RunOptions, run_benchmark
 from hpabench.rundir import read_events
@@ -156,4 +159,40 @@ def test_add_and_remove_latency_events_delay_the_db_link_and_restore_it(tmp_path
     fast = [ms for delay, ms in samples if delay == 0.0 and ms > 0]
     assert len(slow) >= 3 and len(fast) >= 3, samples
     assert statistics.median(slow) - statistics.median(fast) >= 60.0, samples  # >= 1 round trip of +80 ms
+    assert processes_using(tmp_path) == []
+
+
+def test_delay_and_rate_without_netem_chain_the_relay_and_tbf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delay relay in front of a tbf-limited namespace link: DB traffic crosses both."""
+    assert os.geteuid() == 0, "a rate limit needs root (tbf in a suite-made namespace)"
+    no_netem(monkeypatch)
+    seen: dict[str, Any] = {}
+
+    def driver(config: Any, progress: Any = None) -> Any:
+        result = run_load(config, progress)
+        control = RelayControl(config.data_dir.parent / "tierlinks" / "postgres-delay.sock")
+        seen["relay"] = control.state()
+        (host_end,) = [name for name in netns.leftovers(os.getpid()) if name.endswith("h")]
+        seen["tc"] = subprocess.run(
+            ["tc", "-s", "qdisc", "show", "dev", host_end], capture_output=True, text=True
+        ).stdout
+        return result
+
+    outcome = run_benchmark(
+        RunOptions(
+            scenario=str(HERE / "studies" / "step-short.yaml"),
+            variant_overrides=("networking.netem.web_db={delay_ms: 3, rate_mbit: 200}",),
+            reports_dir=tmp_path,
+            scrape_interval_s=1.0,
+        ),
+        Console(quiet=True),
+        driver=driver,
+    )
+    assert outcome.status == "completed", outcome.error
+    (link,) = json.loads((outcome.run_path / "manifest.json").read_text())["tier_links"]
+    assert link["mechanism"] == "userspace-relay" and link["qdisc"][:3] == ["tbf", "rate", "200mbit"]
+    assert seen["relay"]["delay_ms"] == 3.0 and seen["relay"]["chunks"] > 50
+    sent = re.search(r"Sent (\d+) bytes (\d+) pkt", seen["tc"])
+    assert "tbf" in seen["tc"] and sent is not None and int(sent.group(2)) > 50, seen["tc"]
+    assert netns.leftovers(os.getpid()) == []
     assert processes_using(tmp_path) == []
