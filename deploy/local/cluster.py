@@ -484,12 +484,14 @@ class LocalCluster:
             time.sleep(0.1)
 
     def _watch_servers(self) -> None:
-        """From now on a dead HAProxy or Prometheus is a fault: recorded, restarted (serverwatch.py)."""
+        """From now on a dead HAProxy, Prometheus or delay relay is a fault: recorded, restarted (serverwatch.py)."""
         watched = []
         if self._haproxy is not None:
             watched.append(Watched(self._haproxy, after_restart=self._reroute))
         if self._prometheus is not None:
             watched.append(Watched(self._prometheus))
+        impaired = getattr(self, "_impaired", None)
+        watched += [Watched(relay) for relay in (impaired.delay_relays.values() if impaired is not None else [])]
         self._server_watch = ServerWatch(watched, self.run.events.emit, self.record_stack)
         self._server_watch.start()
 

@@ -73,65 +73,102 @@ def relay_config(listen: str, target: str, maxconn: int = 2048) -> str:
 
 @dataclass
 class DelayRelay:
-    """A running delay relay in front of one Service; `base_*` is what the variant asked of it."""
+    """The delay relay in front of one Service: `base_*` is what the variant asked of it, `delay_*`
+    what it does now. Looks like a node-level server to `serverwatch.ServerWatch` (`name`, `proc`,
+    `log`, `pid`, `exited()`, `start()`, `ready()`): a relay that dies is a fault (flag
+    `delay-relay-<service>_died`) and is restarted on its port with its current delay."""
 
     service: str
-    proc: subprocess.Popen[bytes]
-    control: RelayControl
+    upstream: str
     port: int
-    log: Path
+    folder: Path
     base_delay_ms: float
     base_jitter_ms: float
+    proc: subprocess.Popen[bytes] | None = None
+    delay_ms: float = field(init=False)
+    jitter_ms: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.delay_ms, self.jitter_ms = self.base_delay_ms, self.base_jitter_ms
+        self.control = RelayControl(self.folder / f"{self.service}-delay.sock")
+
+    @property
+    def name(self) -> str:
+        return f"delay-relay-{self.service}"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.service}-delay.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def set_extra(self, delay_ms: float, jitter_ms: float) -> dict[str, Any]:
         """The variant's delay plus `delay_ms` (independent jitters add as variances); the state."""
-        total_jitter = math.hypot(self.base_jitter_ms, jitter_ms)
-        return self.control.set(delay_ms=self.base_delay_ms + delay_ms, jitter_ms=round(total_jitter, 6))
+        return self._set(self.base_delay_ms + delay_ms, round(math.hypot(self.base_jitter_ms, jitter_ms), 6))
 
     def restore(self) -> dict[str, Any]:
-        return self.control.set(delay_ms=self.base_delay_ms, jitter_ms=self.base_jitter_ms)
+        return self._set(self.base_delay_ms, self.base_jitter_ms)
 
-    @classmethod
-    def start(cls, service: str, upstream: str, port: int, folder: Path, plan: LinkPlan) -> DelayRelay:
-        """Start the relay process and wait until its control socket answers (TargetError)."""
-        control = folder / f"{service}-delay.sock"
-        log = folder / f"{service}-delay.log"
+    def _set(self, delay_ms: float, jitter_ms: float) -> dict[str, Any]:
+        state = self.control.set(delay_ms=delay_ms, jitter_ms=jitter_ms)
+        self.delay_ms, self.jitter_ms = delay_ms, jitter_ms  # what a restart starts with
+        return state
+
+    def start(self) -> None:
+        """Launch the relay process (its current delay); `ready()` says when it answers."""
         argv = [
             sys.executable,
             "-m",
             "hpabench.deploy.local.delay_relay",
             "--listen",
-            f"127.0.0.1:{port}",
+            f"127.0.0.1:{self.port}",
             "--upstream",
-            upstream,
+            self.upstream,
             "--delay-ms",
-            f"{plan.relay_delay_ms or 0.0:g}",
+            f"{self.delay_ms:g}",
             "--jitter-ms",
-            f"{plan.relay_jitter_ms:g}",
+            f"{self.jitter_ms:g}",
             "--control",
-            str(control),
+            str(self.control.path),
             "--parent-pid",
             str(os.getpid()),
         ]
         env = {key: os.environ[key] for key in ("PATH", "PYTHONPATH", "LANG") if key in os.environ}
-        proc = launch(argv, env, log)
-        relay = cls(service, proc, RelayControl(control), port, log, plan.relay_delay_ms or 0.0, plan.relay_jitter_ms)
+        self.proc = launch(argv, env, self.log)
+
+    def ready(self) -> bool:
+        try:
+            return self.control.path.exists() and bool(self.control.state().get("ok"))
+        except (OSError, ValueError):
+            return False  # not listening yet
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=STOP_GRACE_S)
+
+    @classmethod
+    def create(cls, service: str, upstream: str, port: int, folder: Path, plan: LinkPlan) -> DelayRelay:
+        """Start the relay and wait until its control socket answers (TargetError)."""
+        relay = cls(service, upstream, port, folder, plan.relay_delay_ms or 0.0, plan.relay_jitter_ms)
+        relay.start()
+        assert relay.proc is not None
         deadline = time.monotonic() + RELAY_READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
+        while not relay.ready():
+            if relay.exited():
                 raise TargetError(
-                    f"the delay relay for {service} exited during start-up (exit code {proc.returncode}) "
-                    f"[log: {log}]\n{log_tail(log)}"
+                    f"the delay relay for {service} exited during start-up (exit code {relay.proc.returncode}) "
+                    f"[log: {relay.log}]\n{log_tail(relay.log)}"
                 )
-            try:
-                if control.exists() and relay.control.state().get("ok"):
-                    return relay
-            except (OSError, ValueError):
-                pass  # not listening yet
             if time.monotonic() > deadline:
-                stop_process(proc, grace_s=0)
+                stop_process(relay.proc, grace_s=0)
                 raise TargetError(f"the delay relay for {service} did not answer within {RELAY_READY_TIMEOUT_S:g} s")
             time.sleep(0.05)
+        return relay
 
 
 @dataclass
@@ -178,7 +215,7 @@ class ImpairedTiers:
                     routed = replace(link, host=host, port=port, named_ports={})
                 if plan.relay_delay_ms is not None:
                     port = allocate_port()
-                    tiers.delay_relays[link.name] = DelayRelay.start(link.name, upstream, port, folder, plan)
+                    tiers.delay_relays[link.name] = DelayRelay.create(link.name, upstream, port, folder, plan)
                     routed = replace(link, host=None, port=port, named_ports={})
                 result.append(routed)
         except BaseException:
@@ -228,13 +265,13 @@ class ImpairedTiers:
     def processes(self) -> list[tuple[int, str]]:
         """(pid, label) of every relay process still running (for the run's stack record)."""
         found = [(proc.pid, f"tier-relay-{i}") for i, proc in enumerate(self.relays) if proc.poll() is None]
-        found += [(r.proc.pid, f"delay-relay-{s}") for s, r in self.delay_relays.items() if r.proc.poll() is None]
+        found += [(r.pid, r.name) for r in self.delay_relays.values() if r.pid is not None and not r.exited()]
         return found
 
     def stop(self) -> None:
         """Stop the relays, then remove the links (idempotent)."""
         for relay in reversed(list(self.delay_relays.values())):
-            stop_process(relay.proc, grace_s=STOP_GRACE_S)
+            relay.stop()
         self.delay_relays.clear()
         for proc in reversed(self.relays):
             stop_process(proc, grace_s=STOP_GRACE_S)

@@ -6,7 +6,9 @@
   with the relay set to 0 ms, the manifest and the summary say which mechanism applied it.
 * `add-latency` / `remove-latency` events: the relay's delay goes up and back down while the
   load runs (recorded in events.jsonl), orders are slower in between.
-Both: teardown leaves no relay (or any other) process behind.
+* delay + rate without netem: the relay in front of a tbf namespace link, traffic through both.
+* a SIGKILLed relay: a `fault` (flag `delay-relay-postgres_died`), restarted with its delay.
+All: teardown leaves no relay (or any other) process behind.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import threading
@@ -27,12 +30,14 @@ import yaml
 
 from hpabench.console import Console
 from hpabench.deploy.local import netem, netns
+from hpabench.deploy.local.cluster import LocalCluster, LocalSettings
 from hpabench.deploy.local.delay_relay import RelayControl
+from hpabench.deploy.render import render
 from hpabench.pipeline import RunOptions, run_benchmark
-from hpabench.rundir import read_events
+from hpabench.rundir import RunDir, read_events
 from hpabench.scenarios.driver import run_load
 
-from .test_local_support import processes_using
+from .test_local_support import processes_using, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -195,4 +200,27 @@ def test_delay_and_rate_without_netem_chain_the_relay_and_tbf(tmp_path: Path, mo
     sent = re.search(r"Sent (\d+) bytes (\d+) pkt", seen["tc"])
     assert "tbf" in seen["tc"] and sent is not None and int(sent.group(2)) > 50, seen["tc"]
     assert netns.leftovers(os.getpid()) == []
+    assert processes_using(tmp_path) == []
+
+
+def test_a_killed_delay_relay_is_a_fault_and_comes_back_with_its_delay(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path / "reports", "relay-kill")
+    settings = LocalSettings(scrape_interval_s=1.0, autoscale=False, ready_timeout_s=120)
+    cluster = LocalCluster.start(render(None), run, settings, delayed_services=("postgres",))
+    try:
+        relay = cluster.tier_links.delay_relay("postgres")
+        relay.set_extra(7.0, 0.0)
+        old_pid = relay.pid
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: [e for e in read_events(run.path) if e["kind"] == "server_restarted"], 30, "relay restart")
+        (fault,) = [e for e in read_events(run.path) if e["kind"] == "fault"]
+        assert fault["flag"] == "delay-relay-postgres_died" and "SIGKILL" in fault["message"]
+        assert relay.pid != old_pid and relay.control.state()["delay_ms"] == 7.0  # its delay kept
+        with httpx.Client(base_url=cluster.service_url("web"), timeout=30) as client:
+            wait_until(lambda: client.post("/orders", json=ORDER).status_code in (201, 409), 30, "orders again")
+        stack = json.loads((run.path / "stack.json").read_text())
+        assert any(label == "delay-relay-postgres" for _, _, label in stack["groups"]["local"]["processes"])
+    finally:
+        cluster.stop()
+        run.close()
     assert processes_using(tmp_path) == []

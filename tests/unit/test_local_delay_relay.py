@@ -322,7 +322,8 @@ def test_latency_event_actions_set_and_restore_the_links_relay(relay: Relay) -> 
     from hpabench.errors import TargetError
     from hpabench.scenarios.events import AddLatency, RemoveLatency
 
-    handle = DelayRelay("postgres", relay.proc, relay.control, relay.port, Path("x.log"), 5.0, 1.0)  # type: ignore[arg-type]
+    handle = DelayRelay("postgres", "127.0.0.1:1", relay.port, relay.control_path.parent, 5.0, 1.0)
+    handle.control = relay.control
     tiers = SimpleNamespace(delay_relay=lambda service: handle if service == "postgres" else None)
     cluster = SimpleNamespace(tier_links=tiers)
     emitted: list[tuple[str, dict[str, object]]] = []
