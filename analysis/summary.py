@@ -70,6 +70,7 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
     if run.status in ("interrupted", "failed") and run.status not in flags:
         flags.append(run.status)
     notes += fault_notes(run.events, run.prom, _expected_series(run))
+    notes += tier_link_notes(run.manifest.get("tier_links"))
     capacity = facts.capacity
     return {
         "schema_version": SCHEMA_VERSION,
@@ -99,6 +100,26 @@ def build_summary(run: RunData, capacity_rps_per_pod: float | None = None) -> di
         "flags": sorted(set(flags)),
         "notes": notes,
     }
+
+
+def tier_link_notes(links: Any) -> list[str]:
+    """One line per impaired tier link of the manifest's `tier_links` (how the delay was applied:
+    netem, or the userspace delay relay where the kernel has no sch_netem)."""
+    notes = []
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict) or link.get("mechanism") in (None, "none"):
+            continue
+        what = f"web→{link.get('service')}"
+        delay, jitter = link.get("delay_ms") or 0, link.get("jitter_ms") or 0
+        applied = f"{delay:g} ms one-way delay" + (f" (±{jitter:g} ms jitter)" if jitter else "") if delay else ""
+        if link.get("mechanism") == "userspace-relay":
+            reason = f"; {link['reason']}" if link.get("reason") else ""
+            notes.append(f"{what}: {applied} applied by the userspace delay relay, not netem{reason}")
+        else:
+            notes.append(
+                f"{what}: impairment applied with {link.get('mechanism')} ({' '.join(link.get('qdisc') or [])})"
+            )
+    return notes
 
 
 def _expected_series(run: RunData) -> list[str]:

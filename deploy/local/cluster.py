@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,10 @@ class LocalCluster:
         run: RunDir,
         settings: LocalSettings,
         progress: Callable[[str], None] | None,
+        delayed_services: Collection[str] = (),
     ) -> None:
         self.objects = objects
+        self.delayed_services = tuple(sorted(set(delayed_services)))
         self.run = run
         self.settings = settings
         self._progress = progress or (lambda message: None)
@@ -127,9 +129,11 @@ class LocalCluster:
         run: RunDir,
         settings: LocalSettings,
         progress: Callable[[str], None] | None = None,
+        delayed_services: Collection[str] = (),
     ) -> LocalCluster:
-        """Start everything and return once every pod is ready (see module docstring)."""
-        cluster = cls(objects, run, settings, progress)
+        """Start everything and return once every pod is ready (see module docstring).
+        `delayed_services`: Services whose tier link scenario events will delay (`add-latency`)."""
+        cluster = cls(objects, run, settings, progress, delayed_services)
         try:
             cluster._start()
         except BaseException:
@@ -321,12 +325,26 @@ class LocalCluster:
             self._service_links.append(ServiceLink(service.name, local[0], named))
 
     def _route_impaired_tiers(self) -> None:
-        """netem variants: re-point impaired Services through tier links (deploy/local/tierlinks.py)."""
+        """netem variants and latency events: re-point the Services through tier links
+        (deploy/local/tierlinks.py); the manifest's `tier_links` and a `tier_link` event per link
+        say how each is applied (`mechanism`: netem, userspace-relay, tbf, none)."""
         from hpabench.deploy.local.tierlinks import ImpairedTiers
 
         self._impaired, self._service_links[:] = ImpairedTiers.start(
-            self.objects, self._service_links, self.run.path / "tierlinks", self.ports.allocate
+            self.objects, self._service_links, self.run.path / "tierlinks", self.ports.allocate, self.delayed_services
         )
+        described = self._impaired.describe()
+        if described:
+            self.run.update_manifest(tier_links=described)
+        for entry in described:
+            self.run.events.emit("tier_link", **entry)
+            relay = f" (delay relay on :{entry['delay_relay_port']})" if entry["delay_relay"] else ""
+            self._info(f"    tier link web→{entry['service']}: {entry['mechanism']}{relay}")
+
+    @property
+    def tier_links(self) -> Any:
+        """The run's `tierlinks.ImpairedTiers` (delay relays for events), or None before start."""
+        return getattr(self, "_impaired", None)
 
     def _start_servers(self, spec: ClusterSpec) -> None:
         """HAProxy and Prometheus: configs written, processes started (readiness checked later)."""
@@ -466,12 +484,14 @@ class LocalCluster:
             time.sleep(0.1)
 
     def _watch_servers(self) -> None:
-        """From now on a dead HAProxy or Prometheus is a fault: recorded, restarted (serverwatch.py)."""
+        """From now on a dead HAProxy, Prometheus or delay relay is a fault: recorded, restarted (serverwatch.py)."""
         watched = []
         if self._haproxy is not None:
             watched.append(Watched(self._haproxy, after_restart=self._reroute))
         if self._prometheus is not None:
             watched.append(Watched(self._prometheus))
+        impaired = getattr(self, "_impaired", None)
+        watched += [Watched(relay) for relay in (impaired.delay_relays.values() if impaired is not None else [])]
         self._server_watch = ServerWatch(watched, self.run.events.emit, self.record_stack)
         self._server_watch.start()
 
@@ -487,7 +507,10 @@ class LocalCluster:
         needs if this process dies without tearing down."""
         with self._record_lock:
             processes = []
-            named = [(s.pid, s.name) for s in self._servers()]
+            named: list[tuple[int | None, str]] = [(s.pid, s.name) for s in self._servers()]
+            impaired = getattr(self, "_impaired", None)
+            if impaired is not None:
+                named += impaired.processes()
             named += [(pod.pid, pod.name) for pod in self._all_pods()]
             for pid, label in named:
                 if pid is None:

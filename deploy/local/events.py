@@ -12,8 +12,13 @@ event, emit) -> dict` does it and returns its result for events.jsonl:
 * `restart-db` / `restart-cache` — the PostgreSQL / Redis container stopped in place (its stop
   signal); the pod supervisor restarts it; waits until it and the web pods are ready again.
 * `scale-to` — a manual scale of the web Deployment (`by: user`); the HPA may override it.
-* `add-latency` / `remove-latency` — refused: this branch of the local target has no network
-  emulation between tiers (the variants' netem machinery provides it once merged).
+* `add-latency` / `remove-latency` — web→postgres or web→redis only: the tier link's userspace
+  delay relay (`deploy/local/delay_relay.py`, started for every link an `add-latency` names, see
+  `delayed_services`) is set, through its control socket, to the variant's delay + `delay_ms`
+  one way per direction (jitters add as variances), then back to the variant's delay. The relay
+  is used with or without `sch_netem` (a netem qdisc of the variant stays as it is, the event's
+  delay comes on top), so events need no root. The result has the link, the mechanism and the
+  relay's delay after the change; a `fault` event marks the start of the added delay.
 
 Events act only on the objects this run deployed (names from docs/contracts.md).
 """
@@ -29,7 +34,7 @@ from hpabench.deploy.local.rollout import RolloutWatch
 from hpabench.deploy.local.workloads import RUNTIME_POSTGRES, RUNTIME_REDIS, parse_objects
 from hpabench.deploy.rollout_change import changed_objects
 from hpabench.errors import SpecError, TargetError
-from hpabench.scenarios.events import BaseEvent, KillPod, Rollout, ScaleTo
+from hpabench.scenarios.events import AddLatency, BaseEvent, KillPod, RemoveLatency, Rollout, ScaleTo
 
 if TYPE_CHECKING:
     from hpabench.deploy.local.cluster import LocalCluster
@@ -227,18 +232,95 @@ class ScaleToAction(_WebAction):
         return {"from": before, "to": event.replicas}
 
 
-class _NoNetem:
+# The tiers a latency event may name, besides web, and the Service whose link it delays.
+LINK_SERVICES = {"postgres": "postgres", "redis": "redis"}
+RELAY_MECHANISM = "userspace-relay"
+
+
+def link_service(event: BaseEvent) -> str | None:
+    """The Service whose tier link a latency event acts on (None: not a web→db/cache link)."""
+    between = set(getattr(event, "between", ()))
+    if WEB not in between or len(between) != 2:
+        return None
+    (other,) = between - {WEB}
+    return LINK_SERVICES.get(other)
+
+
+def delayed_services(events: list[BaseEvent]) -> tuple[str, ...]:
+    """The Services whose link an `add-latency` of `events` delays (sorted, no duplicates)."""
+    found = {link_service(e) for e in events if isinstance(e, AddLatency)}
+    return tuple(sorted(s for s in found if s is not None))
+
+
+class _LatencyAction:
     @staticmethod
     def admit(event: BaseEvent, objects: list[dict[str, Any]]) -> list[str]:
-        return [
-            f"the local target has no network emulation between tiers here, so {event.kind_name} cannot "
-            "be performed (it needs the netem machinery of the variants)"
-        ]
+        service = link_service(event)
+        if service is None:
+            return [
+                "the local target can delay only the web→postgres and web→redis links "
+                f"(got between: {list(getattr(event, 'between', []))})"
+            ]
+        names = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
+        if ("Service", service) not in names:
+            return [f"the rendered objects have no Service {service} to delay"]
+        return []
 
     @staticmethod
+    def relay(cluster: LocalCluster, event: BaseEvent) -> Any:
+        service = link_service(event)
+        tiers = cluster.tier_links
+        relay = tiers.delay_relay(service) if tiers is not None and service is not None else None
+        if relay is None:
+            raise TargetError(
+                f"{event.kind_name}: no delay relay on the web→{service} link (the stack was started without "
+                "knowing the scenario's latency events)"
+            )
+        return relay
+
+
+@action("add-latency")
+class AddLatencyAction(_LatencyAction):
+    @staticmethod
     def perform(cluster: LocalCluster, event: BaseEvent, emit: Emit) -> dict[str, Any]:
-        raise TargetError(f"{event.kind_name} needs network emulation, which the local target lacks")
+        assert isinstance(event, AddLatency)
+        relay = _LatencyAction.relay(cluster, event)
+        try:
+            state = relay.set_extra(event.delay_ms, event.jitter_ms)
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"add-latency: the delay relay for {relay.service} did not take it: {exc}") from None
+        link = f"web-{relay.service}"
+        emit(
+            "fault",
+            message=f"add-latency: {link} +{event.delay_ms:g} ms one way (±{event.jitter_ms:g} ms), {RELAY_MECHANISM}",
+            event="add-latency",
+            link=link,
+        )
+        return {
+            "link": link,
+            "mechanism": RELAY_MECHANISM,
+            "added_delay_ms": event.delay_ms,
+            "added_jitter_ms": event.jitter_ms,
+            "delay_ms": state["delay_ms"],
+            "jitter_ms": state["jitter_ms"],
+            "variant_delay_ms": relay.base_delay_ms,
+        }
 
 
-action("add-latency")(type("AddLatencyAction", (_NoNetem,), {}))
-action("remove-latency")(type("RemoveLatencyAction", (_NoNetem,), {}))
+@action("remove-latency")
+class RemoveLatencyAction(_LatencyAction):
+    @staticmethod
+    def perform(cluster: LocalCluster, event: BaseEvent, emit: Emit) -> dict[str, Any]:
+        assert isinstance(event, RemoveLatency)
+        relay = _LatencyAction.relay(cluster, event)
+        try:
+            state = relay.restore()
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"remove-latency: the delay relay for {relay.service} did not take it: {exc}") from None
+        return {
+            "link": f"web-{relay.service}",
+            "mechanism": RELAY_MECHANISM,
+            "delay_ms": state["delay_ms"],
+            "jitter_ms": state["jitter_ms"],
+            "restored": state["delay_ms"] == relay.base_delay_ms,
+        }

@@ -1,30 +1,48 @@
-"""Added latency, jitter, loss and bandwidth limits between tiers on the local target (netem).
+"""Added latency, jitter, loss and bandwidth limits between tiers on the local target: the plan.
 
-The rendered Services carry `hpabench.io/netem` (see `deploy/render_tuning.py`). Applying it
-locally needs the kernel's traffic control inside network namespaces the suite creates for the
-tiers (never on the machine's own interfaces), which needs root. `netem_admission(objects)` is
-what the local target says before a run starts: without root every impaired tier is refused with
-the reason; with root, each qdisc is first tried in a throwaway namespace (a kernel without
-`sch_netem` is named as the reason), and web→db / web→cache are accepted: `tierlinks.py` routes
-them through namespaces and veth pairs (`netns.py`) and removes them at teardown. client→web is
-refused for now (the load generator would have to run inside the namespace).
+The rendered Services carry `hpabench.io/netem` (see `deploy/render_tuning.py`). `plan_links`
+decides, once per run and the same way for admission (`netem_admission`, before the run) and
+for `tierlinks.ImpairedTiers.start`, how each impaired tier link is applied:
+
+| the machine | delay / jitter | rate_mbit | loss_pct |
+|---|---|---|---|
+| root, kernel has `sch_netem` | netem (`netem`) | netem's rate (tbf alone for a rate alone) | netem |
+| root, no `sch_netem` | userspace delay relay (`userspace-relay`) | tbf in the namespace | refused |
+| not root | userspace delay relay | refused (tc needs root) | refused |
+
+`sch_netem` is probed once per process (a `netem delay 1ms` qdisc on the loopback of a throwaway
+namespace, `netns.qdisc_problem`; the answer is cached), as is any other qdisc tried. Refusals
+name the variant field (`networking.netem.web_db.loss_pct`) and the reason. Only web→db and
+web→cache can be routed (`SUPPORTED_SERVICES`); client→web is refused for now (the load
+generator would have to run inside the namespace). Tiers that scenario events will delay
+(`add-latency`) get a delay relay at 0 ms too (events always act through the relay, netem or not).
+The qdisc is tried in a namespace of the suite's own, never on the machine's interfaces.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from hpabench.deploy.local.netns import qdisc_args, qdisc_problem
 from hpabench.deploy.local.procs import is_root
-from hpabench.deploy.render_tuning import NETEM_ANNOTATION
+from hpabench.deploy.render_tuning import NETEM_ANNOTATION, TIER_SERVICES
 from hpabench.errors import SpecIssue
 
 SOURCE = "rendered manifests"
 # The tiers whose traffic the local target can route through a namespace today.
 SUPPORTED_SERVICES: frozenset[str] = frozenset({"postgres", "redis"})  # see tierlinks.py
+TIER_OF_SERVICE = {service: tier for tier, service in TIER_SERVICES.items()}  # postgres → web_db
+NETEM = "netem"
+USERSPACE_RELAY = "userspace-relay"
+TBF = "tbf"
+NETEM_PROBE = ("netem", "delay", "1ms")
+NO_NETEM = "kernel has no sch_netem"
+
+Probe = Callable[[list[str]], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -57,51 +75,166 @@ def impairments(objects: list[dict[str, Any]]) -> list[Impairment]:
     return found
 
 
-def netem_admission(
-    objects: list[dict[str, Any]], root: bool | None = None, probe: Callable[[list[str]], str | None] = qdisc_problem
-) -> list[SpecIssue]:
-    """Why the local target cannot apply the rendered impairments (empty: none asked, or it can).
-    `probe` tries a qdisc in a throwaway namespace (see `netns.qdisc_problem`)."""
+@functools.lru_cache(maxsize=16)
+def _probe_once(args: tuple[str, ...]) -> str | None:
+    return qdisc_problem(list(args))
+
+
+def cached_probe(args: list[str]) -> str | None:
+    """`netns.qdisc_problem`, asked once per process for the same arguments."""
+    return _probe_once(tuple(args))
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """How the link in front of one Service is applied (see the module docstring).
+
+    - `mechanism`: what applies the delay/jitter (or loss): `netem`, `userspace-relay`, or `tbf`
+      (a rate limit alone); `"none"` for a link only scenario events will delay.
+    - `qdisc`: the qdisc on the tier link's host end (empty: no namespace, no veth pair).
+    - `relay_delay_ms` / `relay_jitter_ms`: the delay relay's starting delay (None: no relay).
+    - `reason`: why the relay stands in for netem ("kernel has no sch_netem", "not root"), or "".
+    """
+
+    service: str
+    mechanism: str
+    qdisc: tuple[str, ...] = ()
+    relay_delay_ms: float | None = None
+    relay_jitter_ms: float = 0.0
+    reason: str = ""
+    impairment: Impairment | None = None
+
+    @property
+    def tier(self) -> str:
+        return TIER_OF_SERVICE.get(self.service, self.service)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """What the run records about this link (manifest `tier_links`, events.jsonl `tier_link`)."""
+        impairment = self.impairment or Impairment(self.service)
+        return {
+            "service": self.service,
+            "tier": self.tier,
+            "mechanism": self.mechanism,
+            "qdisc": list(self.qdisc) or None,
+            "delay_relay": self.relay_delay_ms is not None,
+            "delay_ms": impairment.delay_ms,
+            "jitter_ms": impairment.jitter_ms,
+            "loss_pct": impairment.loss_pct,
+            "rate_mbit": impairment.rate_mbit,
+            "reason": self.reason or None,
+        }
+
+
+def plan_links(
+    objects: list[dict[str, Any]],
+    event_services: Collection[str] = (),
+    root: bool | None = None,
+    probe: Probe | None = None,
+) -> tuple[dict[str, LinkPlan], list[SpecIssue]]:
+    """Service → its `LinkPlan`, and every reason a link cannot be applied here (then the run is
+    refused). `event_services`: Services whose link scenario events will delay. Malformed
+    annotations are one issue. `probe` tries a qdisc in a throwaway namespace (root only; default
+    `cached_probe`)."""
     try:
         wanted = impairments(objects)
     except (ValueError, TypeError) as exc:
-        return [SpecIssue(SOURCE, f"metadata.annotations.{NETEM_ANNOTATION}", f"is not valid netem JSON: {exc}")]
+        return {}, [SpecIssue(SOURCE, f"metadata.annotations.{NETEM_ANNOTATION}", f"is not valid netem JSON: {exc}")]
     root = is_root() if root is None else root
-    issues = []
+    probe = probe or cached_probe
+    plans: dict[str, LinkPlan] = {}
+    issues: list[SpecIssue] = []
     for impairment in wanted:
         where = f"Service/{impairment.service}.metadata.annotations.{NETEM_ANNOTATION}"
         args = impairment.qdisc_args()
         if not args:
             continue  # all zero: nothing to impair
-        if not root:
-            issues.append(
-                SpecIssue(
-                    SOURCE,
-                    where,
-                    "added latency/loss/bandwidth limits between tiers need root: the local target applies them "
-                    "with tc inside network namespaces it creates (never on this machine's interfaces); run as "
-                    "root or drop the networking.netem knob",
-                )
-            )
-            continue
-        problem = probe(args)
-        if problem is not None:
-            issues.append(
-                SpecIssue(
-                    SOURCE,
-                    where,
-                    f"this kernel refuses `tc qdisc add ... {' '.join(args)}` ({problem}; tried in a throwaway "
-                    f"network namespace): the {args[0]} qdisc (module sch_{args[0]}) is missing, so the impairment "
-                    "cannot be applied on this machine",
-                )
-            )
-        elif impairment.service not in SUPPORTED_SERVICES:
+        if impairment.service not in SUPPORTED_SERVICES:
             issues.append(
                 SpecIssue(
                     SOURCE,
                     where,
                     f"the local target cannot yet route traffic to Service {impairment.service!r} through a "
-                    "network namespace, so the impairment would be silently missing; refused",
+                    "tier link, so the impairment would be silently missing; refused",
                 )
             )
-    return issues
+            continue
+        plan, problems = _plan_one(impairment, args, root, probe)
+        issues += [SpecIssue(SOURCE, where, problem) for problem in problems]
+        if plan is not None:
+            plans[impairment.service] = plan
+    for service in event_services:
+        plan = plans.get(service)
+        if plan is None:
+            plans[service] = LinkPlan(service, "none", relay_delay_ms=0.0)
+        elif plan.relay_delay_ms is None:
+            plans[service] = LinkPlan(service, plan.mechanism, plan.qdisc, 0.0, 0.0, plan.reason, plan.impairment)
+    return plans, issues
+
+
+def _plan_one(impairment: Impairment, args: list[str], root: bool, probe: Probe) -> tuple[LinkPlan | None, list[str]]:
+    field = f"networking.netem.{TIER_OF_SERVICE.get(impairment.service, impairment.service)}"
+    if root:
+        problem = probe(args)
+        if problem is None:
+            return LinkPlan(
+                impairment.service, NETEM if args[0] == NETEM else TBF, tuple(args), None, 0.0, "", impairment
+            ), []
+        if args[0] != NETEM:
+            return None, [_kernel_refuses(args, problem)]
+        reason = f"{NO_NETEM} ({problem}; tried in a throwaway network namespace)"
+    else:
+        reason = "not root (tc needs CAP_NET_ADMIN)"
+    problems = []
+    if impairment.loss_pct > 0:
+        problems.append(
+            f"{field}.loss_pct: packet loss cannot be emulated here: {reason}; the userspace delay relay "
+            "that stands in for netem only delays (run as root on a kernel with sch_netem, or drop loss_pct)"
+        )
+    qdisc: tuple[str, ...] = ()
+    if impairment.rate_mbit is not None:
+        if not root:
+            problems.append(
+                f"{field}.rate_mbit: a bandwidth limit needs root: the local target applies it with tc (tbf) "
+                "inside a network namespace it creates (never on this machine's interfaces); run as root or "
+                "drop rate_mbit"
+            )
+        else:
+            rate = qdisc_args(rate_mbit=impairment.rate_mbit)
+            rate_problem = probe(rate)
+            if rate_problem is not None:
+                problems.append(f"{field}.rate_mbit: {_kernel_refuses(rate, rate_problem)}")
+            qdisc = tuple(rate)
+    if problems:
+        return None, problems
+    if impairment.delay_ms > 0:
+        return (
+            LinkPlan(
+                impairment.service,
+                USERSPACE_RELAY,
+                qdisc,
+                impairment.delay_ms,
+                impairment.jitter_ms,
+                NO_NETEM if root else "not root",
+                impairment,
+            ),
+            [],
+        )
+    return LinkPlan(impairment.service, TBF, qdisc, None, 0.0, "", impairment), []
+
+
+def _kernel_refuses(args: list[str], problem: str) -> str:
+    return (
+        f"this kernel refuses `tc qdisc add ... {' '.join(args)}` ({problem}; tried in a throwaway "
+        f"network namespace): the {args[0]} qdisc (module sch_{args[0]}) is missing, so the impairment "
+        "cannot be applied on this machine"
+    )
+
+
+def netem_admission(
+    objects: list[dict[str, Any]],
+    root: bool | None = None,
+    probe: Probe | None = None,
+    event_services: Collection[str] = (),
+) -> list[SpecIssue]:
+    """Why the local target cannot apply the rendered impairments (empty: none asked, or it can)."""
+    return plan_links(objects, event_services, root, probe)[1]

@@ -3,6 +3,9 @@
 `LocalTarget.admit` runs every check `LocalCluster.start` would run before it starts a process
 (the local interpretation of the objects, the HPA features the local controller honours, the
 server binaries), so the pipeline can refuse a run before its run directory exists.
+`admit_events` also remembers which tier links the scenario's `add-latency` events will delay:
+`start` gives those Services a delay relay (`deploy/local/tierlinks.py`), since the pods' env
+cannot be re-pointed once they run.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class LocalTarget:
             hpa_settings=options.hpa_settings,
             **options.extra,
         )
+        self.delayed_services: tuple[str, ...] = ()  # set by admit_events (latency events' links)
 
     def admit(self, objects: list[dict[str, Any]]) -> list[SpecIssue]:
         """Every reason the local target would refuse `objects`. MissingDependencyError (exit 1,
@@ -95,6 +99,7 @@ class LocalTarget:
 
     def admit_events(self, events: list[BaseEvent], objects: list[dict[str, Any]]) -> list[SpecIssue]:
         """The scenario events the local target would refuse (`events.<i>` paths)."""
+        self.delayed_services = local_events.delayed_services(events)
         return [
             SpecIssue("scenario", f"events.{index}", f"{event.kind_name}: {problem}")
             for index, event in enumerate(events)
@@ -102,7 +107,10 @@ class LocalTarget:
         ]
 
     def start(self, objects: list[dict[str, Any]], run: RunDir, progress: Progress) -> LocalDeployed:
-        return LocalDeployed(LocalCluster.start(objects, run, self.settings, progress=progress))
+        cluster = LocalCluster.start(
+            objects, run, self.settings, progress=progress, delayed_services=self.delayed_services
+        )
+        return LocalDeployed(cluster)
 
 
 register_target("local", LocalTarget)

@@ -151,3 +151,26 @@ def test_pod_crashes_and_min_ready(tmp_path: Path) -> None:
     assert value(build_summary(load_run(path)), "pod_crashes") == 1.0
     (path / "events.jsonl").unlink()
     assert value(build_summary(load_run(path)), "pod_crashes") is None  # no pod events: unknown
+
+
+def test_tier_link_notes_say_how_each_link_was_impaired() -> None:
+    from hpabench.analysis.summary import tier_link_notes
+
+    links = [
+        {
+            "service": "postgres",
+            "mechanism": "userspace-relay",
+            "delay_ms": 5.0,
+            "jitter_ms": 1.0,
+            "reason": "kernel has no sch_netem",
+        },
+        {"service": "redis", "mechanism": "netem", "qdisc": ["netem", "delay", "2ms"], "delay_ms": 2.0},
+        {"service": "redis", "mechanism": "none", "delay_relay": True},  # a relay for events only
+        "junk",
+    ]
+    assert tier_link_notes(links) == [
+        "web→postgres: 5 ms one-way delay (±1 ms jitter) applied by the userspace delay relay, not netem; "
+        "kernel has no sch_netem",
+        "web→redis: impairment applied with netem (netem delay 2ms)",
+    ]
+    assert tier_link_notes(None) == []

@@ -252,21 +252,28 @@ def test_rollout_changes_image_config_or_patch_on_the_template_only() -> None:
 # -- admission -----------------------------------------------------------------------------------
 
 
-def test_local_target_refuses_latency_and_broken_rollouts_before_the_run(tmp_path: Path) -> None:
+def test_local_target_refuses_unroutable_latency_and_broken_rollouts_before_the_run(tmp_path: Path) -> None:
     path = scenario_file(
         tmp_path,
         [
-            {"at_s": 5, "kind": "add-latency", "between": ["web", "postgres"], "delay_ms": 20},
+            {"at_s": 5, "kind": "add-latency", "between": ["postgres", "redis"], "delay_ms": 20},
             {"at_s": 6, "kind": "rollout", "patch": [{"op": "replace", "path": "/spec/nothing", "value": 1}]},
             {"at_s": 7, "kind": "kill-pod"},
             {"at_s": 8, "kind": "restart-db"},
+            {"at_s": 9, "kind": "add-latency", "between": ["redis", "web"], "delay_ms": 3},
+            {"at_s": 10, "kind": "remove-latency", "between": ["web", "redis"]},
         ],
     )
     events = list(load_scenario_file(path).events)
-    issues = LocalTarget(TargetOptions()).admit_events(events, render(None))
+    target = LocalTarget(TargetOptions())
+    issues = target.admit_events(events, render(None))
     paths = [issue.path for issue in issues]
     assert paths == ["events.0", "events.1"]
-    assert "network emulation" in issues[0].message and "does not apply" in issues[1].message
+    assert "web→postgres and web→redis" in issues[0].message and "does not apply" in issues[1].message
+    assert target.delayed_services == ("redis",)  # the stack gets a delay relay on web→redis
+    no_cache = [o for o in render(None) if o["metadata"]["name"] != "redis"]
+    refused = LocalTarget(TargetOptions()).admit_events(events[4:], no_cache)
+    assert [i.path for i in refused] == ["events.0", "events.1"] and "no Service redis" in refused[0].message
     no_db = [o for o in render(None) if o["metadata"]["name"] != "postgres"]
     assert [i.path for i in LocalTarget(TargetOptions()).admit_events(events[3:], no_db)] == ["events.0"]
 

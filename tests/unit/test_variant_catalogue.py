@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hpabench.cli import main
-from hpabench.deploy.local.netem import Impairment, impairments, netem_admission
+from hpabench.deploy.local.netem import Impairment, impairments, netem_admission, plan_links
 from hpabench.deploy.render import find, render
 from hpabench.deploy.render_tuning import KEEPALIVE_ANNOTATION, SCALE_POINT_ANNOTATION, SCALE_POINT_MODE_ANNOTATION
 from hpabench.deploy.schema_check import validate_objects
@@ -158,18 +158,51 @@ def test_keepalive_and_netem_annotations() -> None:
         resolve_variant(None, ["networking.netem.web_db={jitter_ms: 2}"])
 
 
-def test_netem_refused_without_root_with_the_reason() -> None:
+def test_netem_admission_falls_back_to_the_delay_relay_and_refuses_what_it_cannot_do() -> None:
     objects = render(load_variant(VARIANTS_DIR / "cache-latency-2ms.yaml"))
-    issues = netem_admission(objects, root=False)
-    assert len(issues) == 1 and "Service/redis" in issues[0].path and "need root" in issues[0].message
     assert netem_admission(render(), root=False) == []
-    # as root: a kernel without the qdisc is named as the reason; one with it still cannot route yet
-    missing = netem_admission(objects, root=True, probe=lambda args: "Specified qdisc kind is unknown.")
-    assert len(missing) == 1 and "sch_netem" in missing[0].message and "throwaway" in missing[0].message
-    assert netem_admission(objects, root=True, probe=lambda args: None) == []  # web->cache is routed
+    # delay/jitter without netem (not root, or no sch_netem): the userspace delay relay, admitted
+    assert netem_admission(objects, root=False) == []
+    no_netem = lambda args: "Specified qdisc kind is unknown." if args[0] == "netem" else None  # noqa: E731
+    assert netem_admission(objects, root=True, probe=no_netem) == []
+    plans, _ = plan_links(objects, root=True, probe=no_netem)
+    assert plans["redis"].mechanism == "userspace-relay" and plans["redis"].relay_delay_ms == 2.0
+    assert plans["redis"].qdisc == () and plans["redis"].reason == "kernel has no sch_netem"
+    assert plan_links(objects, root=True, probe=lambda args: None)[0]["redis"].mechanism == "netem"
+    # loss cannot be delayed into existence: refused naming the field and the reason
+    lossy = render(resolve_variant(None, ["networking.netem.web_db={delay_ms: 5, loss_pct: 1}"]))
+    issues = netem_admission(lossy, root=True, probe=no_netem)
+    assert len(issues) == 1 and "Service/postgres" in issues[0].path
+    assert "networking.netem.web_db.loss_pct" in issues[0].message and "kernel has no sch_netem" in issues[0].message
+    assert "networking.netem.web_db.loss_pct" in netem_admission(lossy, root=False)[0].message
+    # a rate still goes through tbf in a namespace (root), with the delay in the relay in front
+    rated = render(resolve_variant(None, ["networking.netem.web_db={delay_ms: 5, rate_mbit: 100}"]))
+    plan = plan_links(rated, root=True, probe=no_netem)[0]["postgres"]
+    assert plan.mechanism == "userspace-relay" and plan.qdisc[:3] == ("tbf", "rate", "100mbit")
+    unrated = netem_admission(rated, root=False)
+    assert len(unrated) == 1 and "rate_mbit: a bandwidth limit needs root" in unrated[0].message
+    no_tbf = netem_admission(rated, root=True, probe=lambda args: "Specified qdisc kind is unknown.")
+    assert len(no_tbf) == 1 and "sch_tbf" in no_tbf[0].message
     client = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 3}"]))
     unrouted = netem_admission(client, root=True, probe=lambda args: None)
     assert len(unrouted) == 1 and "Service/web" in unrouted[0].path and "cannot yet route" in unrouted[0].message
+    # links events will delay get a relay at 0 ms; a netem link keeps its qdisc and gets one in front
+    events_only = plan_links(render(), event_services=["postgres"], root=False)[0]
+    assert events_only["postgres"].mechanism == "none" and events_only["postgres"].relay_delay_ms == 0.0
+    both = plan_links(objects, event_services=["redis"], root=True, probe=lambda args: None)[0]["redis"]
+    assert both.mechanism == "netem" and both.qdisc[0] == "netem" and both.relay_delay_ms == 0.0
+    entry = both.manifest_entry()
+    assert entry["tier"] == "web_cache" and entry["delay_relay"] and entry["delay_ms"] == 2.0
+
+
+def test_db_latency_renders_and_is_admitted_by_the_local_target_without_netem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpabench.deploy.local import netem
+    from hpabench.deploy.local.target import LocalTarget
+    from hpabench.target import TargetOptions
+
+    objects = render(load_variant(VARIANTS_DIR / "db-latency-5ms.yaml"))
+    monkeypatch.setattr(netem, "cached_probe", lambda args: "Specified qdisc kind is unknown.")
+    assert LocalTarget(TargetOptions()).admit(objects) == []
 
 
 def test_cli_variants_and_diff(capsys: pytest.CaptureFixture[str]) -> None:
