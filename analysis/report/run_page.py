@@ -161,11 +161,14 @@ def _slo(run: RunData, summary: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _notes_banner(run: RunData, summary: Mapping[str, Any]) -> str:
-    notes = list(run.notes)
+    """Two boxes: what the reader could not read (`run.notes`), then the analysis' other notes
+    (faults, errors, how tier links were impaired) — the latter are not missing data."""
+    missing = list(run.notes)
     extra = summary.get("notes")
-    if isinstance(extra, list):
-        notes += [str(n) for n in extra if str(n) not in notes]
-    return banner("warn", "Missing or unreadable data", notes) if notes else ""
+    other = [str(n) for n in extra if str(n) not in missing] if isinstance(extra, list) else []
+    return (banner("warn", "Missing or unreadable data", missing) if missing else "") + (
+        banner("warn", "Notes — read with the numbers", other) if other else ""
+    )
 
 
 def _details(run: RunData, summary: Mapping[str, Any]) -> str:

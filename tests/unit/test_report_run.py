@@ -216,6 +216,19 @@ def test_missing_data_renders_no_data_instead_of_crashing(tmp_path: Path) -> Non
     assert "no load change with a scale response" in doc.joined
 
 
+def test_analysis_notes_are_not_called_missing_data(tmp_path: Path) -> None:
+    path = make_synthetic_run(tmp_path / "r", duration_s=60, seed=1)
+    (path / "data" / "hpa.parquet").unlink()
+    run = load_run(path)
+    relay = "web→postgres: delay 5 ms applied by the userspace delay relay, not netem"
+    html = render_run_report(run, summary_for(run.run_id, notes=[*run.notes, relay]))
+    missing = re.search(r"<strong>Missing or unreadable data</strong>.*?</div>", html)
+    other = re.search(r"<strong>Notes — read with the numbers</strong>.*?</div>", html)
+    assert missing is not None and other is not None
+    assert "data/hpa missing" in missing.group(0) and relay not in missing.group(0)
+    assert relay in other.group(0) and "data/hpa missing" not in other.group(0)
+
+
 def test_a_directory_with_only_a_manifest_renders(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"run_id": "x", "status": "failed", "error": "deploy failed"}))
     run = load_run(tmp_path)
