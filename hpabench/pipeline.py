@@ -136,7 +136,7 @@ class RunOutcome:
 
 
 class LoadDriver(Protocol):
-    """Drives one load phase against a deployed system (`hpabench.scenarios.driver.run_load`)."""
+    """Drives one load phase against a deployed system (`hpabench.scenarios.drive.driver.run_load`)."""
 
     def __call__(self, config: Any, progress: Callable[[str], None] | None = None) -> Any: ...
 
@@ -189,7 +189,7 @@ def resolve_inputs(options: RunOptions, target_factory: TargetFactory | None = N
     from hpabench.deploy.render import render
     from hpabench.deploy.variant import resolve_variant
     from hpabench.scenarios.catalogue import load_scenario
-    from hpabench.scenarios.locustcheck import LocustfileCheck
+    from hpabench.scenarios.drive.locustcheck import LocustfileCheck
 
     # Started first: the locustfile's import runs in a child while everything else is checked.
     locust_check = LocustfileCheck(options.locustfile) if options.locustfile is not None else None
@@ -240,10 +240,10 @@ def _write_rendered(run: RunDir, objects: list[dict[str, Any]]) -> None:
 
 
 def shape_plan(options: RunOptions) -> Any:
-    """The plan of the --locustfile's own LoadTestShape, or None (scenarios/own_shape.py)."""
+    """The plan of the --locustfile's own LoadTestShape, or None (scenarios/drive/own_shape.py)."""
     if options.locustfile is None:
         return None
-    from hpabench.scenarios.own_shape import admit_shape
+    from hpabench.scenarios.drive.own_shape import admit_shape
 
     return admit_shape(options.locustfile, options.max_duration_s, options.time_scale, MAX_DURATION_S)
 
@@ -252,7 +252,7 @@ def _write_planned(run: RunDir, load_plan: Any, shape_plan: Any = None) -> float
     """planned.parquet from the compiled plan (the same per-second sampling as load.parquet), or
     from a locustfile's own shape when it brings one; returns the planned length in run seconds."""
     if shape_plan is not None:
-        from hpabench.scenarios.own_shape import planned_frame
+        from hpabench.scenarios.drive.own_shape import planned_frame
 
         planned_frame(shape_plan).to_parquet(run.data / "planned.parquet", index=False)
         return float(shape_plan.duration_s)
@@ -350,7 +350,7 @@ class Pipeline:
         return deployed
 
     def _drive(self, resolved: _Resolved, deployed: Deployed) -> Any:
-        from hpabench.scenarios.driver import DriverConfig, run_load
+        from hpabench.scenarios.drive.driver import DriverConfig, run_load
 
         assert self.run is not None
         self._stage("load", "started")
@@ -400,7 +400,7 @@ class Pipeline:
         self.load_window = (result.started_at, result.ended_at)
         self.run.update_manifest(load_started_at=result.started_at, load_ended_at=result.ended_at)
         if self.plan is not None:
-            from hpabench.scenarios.own_shape import apply_to_load
+            from hpabench.scenarios.drive.own_shape import apply_to_load
 
             apply_to_load(self.run.data, self.plan, result.started_at)
         self.flags += list(result.flags)
@@ -607,7 +607,7 @@ class Pipeline:
     def _scenario_entry(self, scenario: Any) -> dict[str, Any]:
         entry: dict[str, Any] = scenario.model_dump(mode="json")
         if self.plan is not None:
-            from hpabench.scenarios.own_shape import scenario_entry
+            from hpabench.scenarios.drive.own_shape import scenario_entry
 
             entry = scenario_entry(self.plan, entry)
         return entry

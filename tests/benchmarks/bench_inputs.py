@@ -71,7 +71,7 @@ def stages(locustfile: Path, repeats: int) -> dict[str, float]:
     from hpabench.deploy.variant import load_variant
     from hpabench.pipeline import rate_window_variables
     from hpabench.scenarios.catalogue import load_scenario
-    from hpabench.scenarios.locustcheck import locustfile_issues
+    from hpabench.scenarios.drive.locustcheck import locustfile_issues
     from hpabench.target import TargetOptions
 
     variant = load_variant(VARIANT)

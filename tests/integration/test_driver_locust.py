@@ -18,7 +18,7 @@ import pytest
 
 from hpabench.errors import LoadDriverError
 from hpabench.rundir import EventLog, read_events
-from hpabench.scenarios.driver import DriverConfig, DriverResult, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, DriverResult, run_load
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app, server_count

@@ -30,8 +30,8 @@ from hpabench.deploy.k8s.loadgen import (
     hpabench_locustfiles,
     loadgen_objects,
 )
-from hpabench.scenarios.driver import _free_port
-from hpabench.scenarios.locust_runtime import RuntimeConfig
+from hpabench.scenarios.drive.driver import _free_port
+from hpabench.scenarios.drive.locust_runtime import RuntimeConfig
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app

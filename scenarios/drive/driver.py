@@ -42,8 +42,8 @@ from typing import Any
 from hpabench.errors import LoadDriverError, SpecError, SpecIssue
 from hpabench.lifeline import die_with_parent
 from hpabench.rundir import EventLog
-from hpabench.scenarios import own_shape
-from hpabench.scenarios.locust_runtime import (
+from hpabench.scenarios.drive import own_shape
+from hpabench.scenarios.drive.locust_runtime import (
     CLOCK_FILE,
     CONFIG_FILE,
     ENV_CONFIG,
@@ -52,10 +52,10 @@ from hpabench.scenarios.locust_runtime import (
     RuntimeConfig,
     read_clock,
 )
+from hpabench.scenarios.drive.progress import LiveTail, format_progress, measured_instant_s
+from hpabench.scenarios.drive.results import MergedResults, write_results
+from hpabench.scenarios.drive.safety import check_target
 from hpabench.scenarios.plan import Plan, compile_plan
-from hpabench.scenarios.progress import LiveTail, format_progress, measured_instant_s
-from hpabench.scenarios.results import MergedResults, write_results
-from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table
 from hpabench.scenarios.spec import Scenario
 from hpabench.signals import fault_point

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.contract import write_text_atomic
-from hpabench.scenarios.mix import think_time_s
-from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule
+from hpabench.scenarios.drive.mix import think_time_s
+from hpabench.scenarios.drive.pacing import ArrivalQueue, ArrivalSchedule
 from hpabench.scenarios.plan import Plan, Target, compile_plan
 from hpabench.scenarios.spec import Arrivals, Mix, Scenario, ThinkTime
 
