@@ -108,7 +108,7 @@ def corpus() -> dict[str, Any]:
     from hpabench.analysis.baseline import make_baseline, write_baseline
     from hpabench.cli import main
     from tests.badinput_corpus import Workspace, all_cases
-    from tests.synthetic_run import make_synthetic_run
+    from tests.support.synthetic_run import make_synthetic_run
 
     cases = all_cases()
     kinds = Counter(case.id.split("-")[0] for case in cases)

@@ -10,7 +10,7 @@ import pytest
 
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import analyze_run, build_summary
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 KEYS = (
     "p95_ms",

@@ -16,7 +16,7 @@ import pytest
 from hpabench.analysis.baseline import make_baseline, write_baseline
 from hpabench.cli import main
 from tests.badinput_corpus import Case, Workspace, all_cases
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 CASES = all_cases()
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from hpabench.analysis.report.hpa_marks import decision_points, fault_points, held_by, metrics_text, ready_points
 from hpabench.analysis.rundata import load_run
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def row(raw: int, stabilized: int, desired: int, current: int = 4) -> dict[str, object]:

@@ -17,7 +17,7 @@ from hpabench.analysis.report.scales import format_number
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
 from hpabench.errors import SpecError
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc, figures, traces, values
 
 
