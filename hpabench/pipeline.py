@@ -248,7 +248,7 @@ def shape_plan(options: RunOptions) -> Any:
     return admit_shape(options.locustfile, options.max_duration_s, options.time_scale, MAX_DURATION_S)
 
 
-def _write_planned(run: RunDir, load_plan: Any, shape_plan: Any = None) -> float:
+def write_planned(run: RunDir, load_plan: Any, shape_plan: Any = None) -> float:
     """planned.parquet from the compiled plan (the same per-second sampling as load.parquet), or
     from a locustfile's own shape when it brings one; returns the planned length in run seconds."""
     if shape_plan is not None:
@@ -541,7 +541,7 @@ class Pipeline:
                         raise KeyboardInterrupt(f"{', '.join(deferred.names())} while the run was created")
                     self._stage("render", "started")
                     _write_rendered(run, resolved.objects)
-                    planned_s = _write_planned(run, resolved.plan, self.plan)
+                    planned_s = write_planned(run, resolved.plan, self.plan)
                     self._stage("render", "finished", planned_duration_s=planned_s)
                     deployed = self._deploy(resolved)
                     self._stage("warmup", "started")

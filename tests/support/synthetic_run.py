@@ -1,7 +1,7 @@
-"""A realistic synthetic run directory, per docs/contracts.md, for unit tests, report tests, benchmarks.
+"""A realistic synthetic run directory for unit tests, report tests and benchmarks.
 
 `make_synthetic_run(path, ...)` simulates a *spike* scenario against an autoscaled web tier, one
-row per `resolution_s`:
+row per run second:
 
 * planned load: `baseline` (first 20 % of the run), `spike` (next 30 %), `recovery` (the rest), an
   open model (requests/s) by default, or a closed model (users) with `closed_model=True`;
@@ -12,9 +12,21 @@ row per `resolution_s`:
   downscale stabilisation window, new pods ready a few seconds after creation;
 * per-pod request rates where a new pod needs a few seconds to get its fair share.
 
-Everything is seeded; the same arguments give byte-identical frames. Nothing here is used in
-production code: it only fakes what the driver, the local target, the HPA controller and the
-collector write.
+Only the *numbers* are simulated. Every file is written by the product's own writers, so the
+synthetic run cannot drift from the run-directory contract (hpabench/contract.py):
+
+| file | written by |
+|---|---|
+| `manifest.json` | `RunDir.update_manifest`, checked by `contract.Manifest`; `scenario`: a real `Scenario` |
+| `events.jsonl` | `RunDir.events` (`hpabench.rundir.EventLog`) |
+| `data/planned.parquet` | `hpabench.pipeline.write_planned` from the compiled `Plan` |
+| `data/client_stats.*`, `data/load.*` | the recorder's `SecondRecorder` + `JsonlWriter`, merged by `write_results` |
+| `data/hpa.*` | the HPA controller's `TimelineWriter` |
+| `data/pods.*` | the local target's `PodLog` |
+| `data/prom/*.parquet` | `hpabench.analysis.collect.collect`, asking `SyntheticPrometheus` (a fake) |
+
+Everything is seeded; the same arguments give identical frames. Nothing here is used in
+production code (shipped code never imports tests/).
 """
 
 from __future__ import annotations
@@ -22,13 +34,24 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hpabench.scenarios.histogram import LatencyHistogram
+from hpabench.analysis.collect import collect
+from hpabench.analysis.profile import load_profile, render_queries
+from hpabench.contract import MANIFEST_SCHEMA_VERSION, Manifest
+from hpabench.deploy.hpa.sync_log import TimelineWriter
+from hpabench.deploy.local.podlog import PodLog
+from hpabench.pipeline import rate_window_variables, write_planned
+from hpabench.rundir import RunDir
+from hpabench.scenarios.drive.recording import JsonlWriter, SecondRecorder
+from hpabench.scenarios.drive.results import write_results
+from hpabench.scenarios.plan import Plan, compile_plan
+from hpabench.scenarios.spec import Scenario
 
 START_TS = 1_760_000_000.0
 ROUTES = {"/items/{id}": (0.7, 3.0), "/orders": (0.2, 8.0), "/work": (0.1, 30.0)}
@@ -42,6 +65,9 @@ HPA_NAME = "web"
 DEPLOYMENT = "web"
 NAMESPACE = "hpabench"
 TIMEOUT_S = 2.0
+PROCESS = "main"  # a standalone Locust process, as the driver names it
+SCRAPE_INTERVAL_S = 5.0
+USERS_PER_RPS = 0.1  # closed model: a user (think time ~0.1 s … ) offers about 10 requests/s
 
 PROFILE_QUERIES = (
     "server_rps_by_route",
@@ -91,20 +117,6 @@ class _Sim:
     recommendations: list[tuple[float, int]] = field(default_factory=list)
     desired: int = 1
     pod_seq: int = 0
-
-
-def _hist_json(samples_ms: np.ndarray) -> str:
-    """The sparse histogram of `samples_ms` in the driver's format (`hpabench.scenarios.histogram`)."""
-    hist = LatencyHistogram()
-    hist.record_many(samples_ms.tolist())
-    return json.dumps(hist.to_sparse(), separators=(",", ":"))
-
-
-def _planned(duration_s: float, resolution_s: float, base: float, peak: float) -> pd.DataFrame:
-    t_s = np.arange(0.0, duration_s, resolution_s)
-    stage = np.where(t_s < 0.2 * duration_s, "baseline", np.where(t_s < 0.5 * duration_s, "spike", "recovery"))
-    level = np.where(stage == "spike", peak, base)
-    return pd.DataFrame({"t_s": t_s, "stage": stage, "level": level})
 
 
 def _new_pod(sim: _Sim, t: float, rng: np.random.Generator) -> _Pod:
@@ -202,6 +214,28 @@ def _hpa_sync(
     sim.desired = desired
 
 
+def synthetic_scenario(
+    duration_s: float, base: float, peak: float, *, closed_model: bool, slo: dict[str, float]
+) -> Scenario:
+    """The synthetic spike as a real, validated `Scenario` (stage levels in rps, or users)."""
+
+    def level(rps: float) -> dict[str, float | int]:
+        return {"users": round(rps * USERS_PER_RPS)} if closed_model else {"rps": rps}
+
+    return Scenario.model_validate(
+        {
+            "name": "synthetic-spike",
+            "description": "synthetic spike",
+            "stages": [
+                {"name": "baseline", "duration_s": 0.2 * duration_s, **level(base)},
+                {"name": "spike", "duration_s": 0.3 * duration_s, **level(peak)},
+                {"name": "recovery", "duration_s": 0.5 * duration_s, **level(base)},
+            ],
+            "slo": slo,
+        }
+    )
+
+
 def make_synthetic_run(
     path: Path,
     *,
@@ -210,7 +244,6 @@ def make_synthetic_run(
     seed: int = 0,
     scale_events: bool = True,
     interrupted: bool = False,
-    resolution_s: float = 1.0,
     capacity_rps_per_pod: float = 100.0,
     base_rps: float | None = None,
     peak_rps: float | None = None,
@@ -230,20 +263,64 @@ def make_synthetic_run(
     `scale_events=False` pins the HPA at one replica (max=1): the spike overloads it.
     `interrupted=True` cuts the data in the middle of the spike and marks the run `interrupted`.
     `base_rps`/`peak_rps` default to 22 % of one pod's capacity and 80 % of `pods_max` pods'.
+    `scenario` is the name recorded in the manifest (any text: report tests pass hostile ones).
     """
     rng = np.random.default_rng(seed)
-    path.mkdir(parents=True, exist_ok=True)
-    data = path / "data"
-    (data / "prom").mkdir(parents=True, exist_ok=True)
+    run = RunDir(path)
+    run.data.mkdir(parents=True, exist_ok=True)
     max_replicas = pods_max if scale_events else 1
     base = base_rps if base_rps is not None else 0.22 * capacity_rps_per_pod
     peak = peak_rps if peak_rps is not None else 0.8 * pods_max * capacity_rps_per_pod
-    planned = _planned(duration_s, resolution_s, base, peak)
+    slo = {"p95_ms": slo_p95_ms, "error_rate": slo_error_rate}
+    spec = synthetic_scenario(duration_s, base, peak, closed_model=closed_model, slo=slo)
+    plan = compile_plan(spec, 1.0)
     end_t = 0.35 * duration_s if interrupted else duration_s
+    scenario_entry = {**spec.model_dump(mode="json"), "name": scenario}
+    run.update_manifest(
+        **_checked(
+            schema_version=MANIFEST_SCHEMA_VERSION,
+            run_id=run_id or f"20251125-120000-{scenario}-{variant}",
+            status="running",
+            scenario=scenario_entry,
+            variant={
+                "name": variant,
+                "description": "synthetic variant",
+                "hpa": {"min_replicas": 1, "max_replicas": max_replicas, "target_cpu_utilization": 60},
+                "slo": slo,
+            },
+            target="local",
+            time_scale=1.0,
+            workers=0,
+            locustfile=None,
+            hpa_settings={
+                "sync_period_s": sync_period_s,
+                "tolerance": TOLERANCE,
+                "downscale_stabilization_s": downscale_stabilization_s,
+                "cpu_initialization_period_s": 300.0,
+                "initial_readiness_delay_s": 30.0,
+                "metrics_window_s": 15.0,
+            },
+            scrape_interval_s=SCRAPE_INTERVAL_S,
+            slo=slo,
+            versions={"hpabench": "0.1.0", "python": "3.11"},
+            git_sha="0" * 40,
+            host={
+                "hostname": "synthetic",
+                "cpus": 2,
+                "mem_bytes": 24 * 2**30,
+                "kernel": "6.1.0",
+                "cgroup_version": 1,
+                "cgroups_enforced": True,
+            },
+            created_at=START_TS - 45.0,
+            flags=[],
+        )
+    )
+    write_planned(run, plan)
 
     sim = _Sim()
     _emit(sim, -40.0, "stage", stage="render", state="started")
-    _emit(sim, -39.5, "stage", stage="render", state="finished")
+    _emit(sim, -39.5, "stage", stage="render", state="finished", planned_duration_s=plan.duration_s)
     _emit(sim, -39.0, "stage", stage="deploy", state="started")
     for name in ("postgres-0", "redis-5c8d9f7b6-xk2lp"):
         _emit(sim, -38.0, "pod_created", pod=name, deployment=name.split("-")[0])
@@ -257,224 +334,281 @@ def make_synthetic_run(
     _emit(sim, -0.5, "stage", stage="warmup", state="finished")
     _emit(sim, 0.0, "stage", stage="load", state="started")
 
-    client_rows: list[dict[str, Any]] = []
-    load_rows: list[dict[str, Any]] = []
-    pod_rps_rows: list[tuple[float, str, float, float]] = []  # t, pod, rps, cpu_millicores
-    queue_rows: list[tuple[float, float]] = []
-    cpu_history: list[tuple[float, float, int]] = []
-    backlog = 0.0
-    users = 0.0
-    next_sync = 3.0
-    prev_stage = ""
-    for t, stage, offered_target in zip(
-        planned["t_s"].astype(float).tolist(),
-        planned["stage"].astype(str).tolist(),
-        planned["level"].astype(float).tolist(),
-        strict=True,
-    ):
-        if t >= end_t:
-            break
-        if stage != prev_stage:
-            key = "users" if closed_model else "rps"
-            level = offered_target / 10.0 if closed_model else offered_target
-            _emit(sim, t, "load_stage", name=stage, **{key: level})
-            prev_stage = stage
-        while next_sync <= t:
-            _hpa_sync(
-                sim,
-                next_sync,
-                cpu_history,
-                rng,
-                min_replicas=1,
-                max_replicas=max_replicas,
-                downscale_stabilization_s=downscale_stabilization_s,
-                metrics_window_s=15.0,
-            )
-            next_sync += sync_period_s
-        ready = [p for p in sim.pods if p.ready_t <= t and math.isnan(p.deleted_t)]
-        capacity = len(ready) * capacity_rps_per_pod * resolution_s
-        offered = max(0.0, rng.normal(offered_target, 0.03 * offered_target)) * resolution_s
-        if generator_overloaded and stage == "spike":
-            offered *= 0.85
-        served = min(offered + backlog, capacity)
-        backlog = max(0.0, backlog + offered - served)
-        # Clients give up after TIMEOUT_S: what would wait longer fails (and leaves the queue).
-        timed_out = max(0.0, backlog - capacity * TIMEOUT_S / resolution_s)
-        backlog -= timed_out
-        rho = min(offered / capacity, 0.95) if capacity > 0 else 0.95
-        wait_ms = 1000.0 * resolution_s * backlog / capacity if capacity > 0 else 1000.0 * TIMEOUT_S
-        total_requests = round(served + timed_out)
-        fail_ratio = 0.001 + (timed_out / total_requests if total_requests else 0.0)
-        all_samples: list[np.ndarray] = []
-        all_failures = 0
-        for route, (share, median_ms) in ROUTES.items():
-            n = int(rng.binomial(total_requests, share)) if total_requests else 0
-            center = median_ms / (1.0 - rho) + wait_ms
-            samples = rng.lognormal(math.log(center), 0.45, size=n)
-            failures = int(rng.binomial(n, fail_ratio)) if n else 0
-            client_rows.append(_client_row(t, route, samples, failures))
-            all_samples.append(samples)
-            all_failures += failures
-        client_rows.append(_client_row(t, "ALL", np.concatenate(all_samples), all_failures))
-        if closed_model:
-            users = offered_target / 10.0
-        # The generator sends what was intended (responses may come late): achieved ≈ offered.
-        achieved_rps = offered / resolution_s * float(rng.uniform(0.985, 1.0))
-        cpu_max = 0.35 + 0.3 * offered / max(peak, 1.0) + (0.3 if generator_overloaded and stage == "spike" else 0)
-        load_rows.append(
-            {
-                "ts": START_TS + t,
-                "stage": stage,
-                "planned_users": offered_target / 10.0 if closed_model else math.nan,
-                "planned_rps": math.nan if closed_model else offered_target,
-                "users": users if closed_model else float(math.ceil(offered / resolution_s / 10.0)),
-                "intended_rps": math.nan if closed_model else offered / resolution_s,
-                "achieved_rps": achieved_rps,
-                "generator_cpu_max": min(cpu_max, 1.0),
-                "generator_overloaded": bool(cpu_max > 0.7),
-            }
-        )
-        # Per-pod traffic: a fresh pod ramps to its fair share over ~6 s (connection reuse).
-        weights = np.array([min(1.0, 0.15 + (t - p.ready_t) / 6.0) for p in ready])
-        weights = weights / weights.sum() if len(ready) else weights
-        busy_cores = 0.0
-        for pod, weight in zip(ready, weights, strict=True):
-            rps = achieved_rps * float(weight) * float(rng.uniform(0.95, 1.05))
-            cpu = min(CPU_LIMIT_MILLICORES, CPU_LIMIT_MILLICORES * rps / capacity_rps_per_pod)
-            busy_cores += cpu
-            pod_rps_rows.append((t, pod.name, rps, cpu))
-        cpu_history.append((t, busy_cores, len(ready)))
-        queue_rows.append((t, backlog))
+    load = _simulate_load(
+        sim,
+        run.data,
+        plan,
+        rng,
+        end_t=end_t,
+        peak=peak,
+        capacity_rps_per_pod=capacity_rps_per_pod,
+        max_replicas=max_replicas,
+        downscale_stabilization_s=downscale_stabilization_s,
+        sync_period_s=sync_period_s,
+        generator_overloaded=generator_overloaded,
+    )
+    # The driver's merge: per-process jsonl → client_stats.parquet + load.parquet, flags, episodes.
+    merged = write_results(run.data, plan, spec.arrivals.behind_window_s)
+    for episode in merged.episodes:
+        sim.events.append({"ts": episode.start_ts, "kind": episode.kind, "until_ts": episode.end_ts, **episode.details})
 
     load_end_t = min(end_t, duration_s)
     if not interrupted:
-        _emit(sim, load_end_t, "stage", stage="load", state="finished")
+        _emit(sim, load_end_t, "stage", stage="load", state="finished", interrupted=False)
     else:
         _emit(sim, load_end_t, "stage", stage="load", state="failed")
         _emit(sim, load_end_t, "warning", message="interrupted by the user (SIGINT)")
     _emit(sim, load_end_t + 0.5, "stage", stage="collect", state="started")
+    if with_prom:
+        _collect_prom(run.data, _prom_series(sim, merged.client_stats, *load, rng), load_end_t)
     _emit(sim, load_end_t + 3.0, "stage", stage="collect", state="finished")
     _emit(sim, load_end_t + 3.0, "stage", stage="teardown", state="started")
     for pod in sim.pods:
         if math.isnan(pod.deleted_t):
             pod.deleted_t = load_end_t + 3.5
             _emit(sim, pod.deleted_t, "pod_deleted", pod=pod.name, deployment=DEPLOYMENT)
-    _emit(sim, load_end_t + 5.0, "stage", stage="teardown", state="finished")
-    if generator_overloaded:
-        _emit(sim, 0.3 * duration_s, "generator_overloaded", cpu=0.92)
+    _emit(sim, load_end_t + 5.0, "stage", stage="teardown", state="finished", complete=True, leftovers=[])
 
-    client = pd.DataFrame(client_rows)
-    client.to_parquet(data / "client_stats.parquet", index=False)
-    pd.DataFrame(load_rows).to_parquet(data / "load.parquet", index=False)
-    planned_out = pd.DataFrame(
-        {
-            "t_s": planned["t_s"],
-            "stage": planned["stage"],
-            "users": planned["level"] / 10.0 if closed_model else math.nan,
-            "rps": math.nan if closed_model else planned["level"],
-        }
+    hpa_log = TimelineWriter(run.data)
+    for row in sim.hpa_rows:
+        hpa_log.append(row)
+    hpa_log.close()
+    _write_pods(run.data, sim)
+    for event in sorted(sim.events, key=lambda e: e["ts"]):
+        run.events.emit(**event)
+    run.close()
+    run.update_manifest(
+        **_checked(
+            status="interrupted" if interrupted else "completed",
+            load_started_at=START_TS,
+            load_ended_at=START_TS + load_end_t,
+            finished_at=START_TS + load_end_t + 6.0,
+            flags=sorted(merged.flags),
+            error="interrupted by the user" if interrupted else None,
+        )
     )
-    planned_out.to_parquet(data / "planned.parquet", index=False)
-    pd.DataFrame(sim.hpa_rows).to_parquet(data / "hpa.parquet", index=False)
-    _pods_frame(sim).to_parquet(data / "pods.parquet", index=False)
-    if with_prom:
-        _write_prom(data / "prom", sim, client, pod_rps_rows, queue_rows, resolution_s, rng)
-
-    events = sorted(sim.events, key=lambda e: e["ts"])
-    with (path / "events.jsonl").open("w", encoding="utf-8") as fh:
-        for event in events:
-            fh.write(json.dumps(event, sort_keys=True) + "\n")
-    flags = ["generator_overloaded"] if generator_overloaded else []
-    manifest = _manifest(
-        run_id or f"20251125-120000-{scenario}-{variant}",
-        scenario=scenario,
-        variant=variant,
-        status="interrupted" if interrupted else "completed",
-        duration_s=duration_s,
-        load_end_t=load_end_t,
-        closed_model=closed_model,
-        base=base,
-        peak=peak,
-        max_replicas=max_replicas,
-        sync_period_s=sync_period_s,
-        downscale_stabilization_s=downscale_stabilization_s,
-        slo={"p95_ms": slo_p95_ms, "error_rate": slo_error_rate},
-        flags=flags,
-    )
-    (path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def _client_row(t: float, route: str, samples: np.ndarray, failures: int) -> dict[str, Any]:
-    n = len(samples)
-    if n:
-        p50, p90, p95, p99, p999 = np.percentile(samples, [50, 90, 95, 99, 99.9]).tolist()
-        stats = {
-            "p50_ms": p50,
-            "p90_ms": p90,
-            "p95_ms": p95,
-            "p99_ms": p99,
-            "p999_ms": p999,
-            "max_ms": float(samples.max()),
-            "mean_ms": float(samples.mean()),
-        }
-    else:
-        stats = dict.fromkeys(("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms"), math.nan)
-    return {
-        "ts": START_TS + t,
-        "route": route,
-        "requests": n,
-        "failures": failures,
-        **stats,
-        "hist": _hist_json(samples) if n else None,
-    }
+def _checked(**fields: Any) -> dict[str, Any]:
+    """`fields` once the contract's Manifest model accepts them (a synthetic run must stay valid)."""
+    Manifest.model_validate(fields)
+    return fields
 
 
-def _pods_frame(sim: _Sim) -> pd.DataFrame:
-    rows = [
-        {
-            "pod": p.name,
-            "deployment": DEPLOYMENT,
-            "created_ts": START_TS + p.created_t,
-            "started_ts": START_TS + p.started_t,
-            "ready_ts": START_TS + p.ready_t,
-            "deleted_ts": START_TS + p.deleted_t,
-            "restarts": 0,
-            "cpu_request_millicores": CPU_REQUEST_MILLICORES,
-            "cpu_limit_millicores": CPU_LIMIT_MILLICORES,
-        }
-        for p in sim.pods
-    ]
+def _simulate_load(
+    sim: _Sim,
+    data_dir: Path,
+    plan: Plan,
+    rng: np.random.Generator,
+    *,
+    end_t: float,
+    peak: float,
+    capacity_rps_per_pod: float,
+    max_replicas: int,
+    downscale_stabilization_s: float,
+    sync_period_s: float,
+    generator_overloaded: bool,
+) -> tuple[list[tuple[float, str, float, float]], list[tuple[float, float]]]:
+    """Run the simulation second by second, recording the client side the way a Locust process
+    does (`client_stats.main.jsonl`, `load.main.jsonl`); returns the per-pod rows
+    (t, pod, rps, cpu_millicores) and the load balancer's queue (t, backlog) for Prometheus."""
+    recorder = SecondRecorder(PROCESS)
+    recorder.start(START_TS, START_TS)
+    client_out = JsonlWriter(data_dir / f"client_stats.{PROCESS}.jsonl")
+    load_out = JsonlWriter(data_dir / f"load.{PROCESS}.jsonl")
+    pod_rps_rows: list[tuple[float, str, float, float]] = []
+    queue_rows: list[tuple[float, float]] = []
+    cpu_history: list[tuple[float, float, int]] = []
+    backlog = 0.0
+    next_sync = 3.0
+    prev_stage = ""
+    planned = plan.per_second()
+    try:
+        for t, stage, planned_users, planned_rps in zip(
+            planned["t_s"].astype(float).tolist(),
+            planned["stage"].astype(str).tolist(),
+            planned["users"].astype(float).tolist(),
+            planned["rps"].astype(float).tolist(),
+            strict=True,
+        ):
+            if t >= end_t:
+                break
+            closed = math.isnan(planned_rps)
+            offered_target = planned_users / USERS_PER_RPS if closed else planned_rps
+            if stage != prev_stage:
+                _emit(
+                    sim, t, "load_stage", name=stage, **({"users": planned_users} if closed else {"rps": planned_rps})
+                )
+                prev_stage = stage
+            while next_sync <= t:
+                _hpa_sync(
+                    sim,
+                    next_sync,
+                    cpu_history,
+                    rng,
+                    min_replicas=1,
+                    max_replicas=max_replicas,
+                    downscale_stabilization_s=downscale_stabilization_s,
+                    metrics_window_s=15.0,
+                )
+                next_sync += sync_period_s
+            ready = [p for p in sim.pods if p.ready_t <= t and math.isnan(p.deleted_t)]
+            capacity = len(ready) * capacity_rps_per_pod
+            offered = max(0.0, rng.normal(offered_target, 0.03 * offered_target))
+            if generator_overloaded and stage == "spike":
+                offered *= 0.85
+            served = min(offered + backlog, capacity)
+            backlog = max(0.0, backlog + offered - served)
+            # Clients give up after TIMEOUT_S: what would wait longer fails (and leaves the queue).
+            timed_out = max(0.0, backlog - capacity * TIMEOUT_S)
+            backlog -= timed_out
+            rho = min(offered / capacity, 0.95) if capacity > 0 else 0.95
+            wait_ms = 1000.0 * backlog / capacity if capacity > 0 else 1000.0 * TIMEOUT_S
+            total_requests = round(served + timed_out)
+            fail_ratio = 0.001 + (timed_out / total_requests if total_requests else 0.0)
+            completed_at = START_TS + t + 0.5
+            for route, (share, median_ms) in ROUTES.items():
+                n = int(rng.binomial(total_requests, share)) if total_requests else 0
+                center = median_ms / (1.0 - rho) + wait_ms
+                samples = rng.lognormal(math.log(center), 0.45, size=n)
+                failures = int(rng.binomial(n, fail_ratio)) if n else 0
+                for i, latency_ms in enumerate(samples.tolist()):
+                    # A failed request here is a client timeout: no response (status 0).
+                    recorder.record(completed_at, route, latency_ms, i < failures, None)
+            client_rows, completed = recorder.rows_before(int(t) + 1)
+            client_out.write(client_rows)
+            # The generator sends what was intended (responses may come late): achieved ≈ offered.
+            sent = round(offered * float(rng.uniform(0.985, 1.0)))
+            cpu = 0.35 + 0.3 * offered / max(peak, 1.0) + (0.3 if generator_overloaded and stage == "spike" else 0)
+            load_out.write(
+                [
+                    {
+                        "ts": START_TS + t,
+                        "t_s": int(t),
+                        "process": PROCESS,
+                        "role": "standalone",
+                        "users": round(planned_users) if closed else math.ceil(offered / 10.0),
+                        "completed": completed.get(int(t), 0),
+                        "sent": sent,
+                        "intended": None if closed else round(offered),
+                        "dropped": None if closed else 0,
+                        "cpu": round(min(cpu, 1.0), 4),
+                    }
+                ]
+            )
+            # Per-pod traffic: a fresh pod ramps to its fair share over ~6 s (connection reuse).
+            weights = np.array([min(1.0, 0.15 + (t - p.ready_t) / 6.0) for p in ready])
+            weights = weights / weights.sum() if len(ready) else weights
+            busy_cores = 0.0
+            for pod, weight in zip(ready, weights, strict=True):
+                rps = sent * float(weight) * float(rng.uniform(0.95, 1.05))
+                pod_cpu = min(CPU_LIMIT_MILLICORES, CPU_LIMIT_MILLICORES * rps / capacity_rps_per_pod)
+                busy_cores += pod_cpu
+                pod_rps_rows.append((t, pod.name, rps, pod_cpu))
+            cpu_history.append((t, busy_cores, len(ready)))
+            queue_rows.append((t, backlog))
+    finally:
+        client_out.close()
+        load_out.close()
+    return pod_rps_rows, queue_rows
+
+
+def _write_pods(data_dir: Path, sim: _Sim) -> None:
+    """pods.jsonl → pods.parquet through the local target's pod log."""
+    pods = PodLog(data_dir)
     for name, deployment, cpu in (("postgres-0", "postgres", 500.0), ("redis-5c8d9f7b6-xk2lp", "redis", 100.0)):
-        rows.append(
+        pods.append(
             {
                 "pod": name,
                 "deployment": deployment,
                 "created_ts": START_TS - 38.0,
                 "started_ts": START_TS - 37.0,
                 "ready_ts": START_TS - 36.0,
-                "deleted_ts": math.nan,
+                "deleted_ts": None,
                 "restarts": 0,
                 "cpu_request_millicores": cpu,
                 "cpu_limit_millicores": cpu * 2,
             }
         )
-    return pd.DataFrame(rows)
+    for p in sim.pods:
+        pods.append(
+            {
+                "pod": p.name,
+                "deployment": DEPLOYMENT,
+                "created_ts": START_TS + p.created_t,
+                "started_ts": START_TS + p.started_t,
+                "ready_ts": START_TS + p.ready_t,
+                "deleted_ts": None if math.isnan(p.deleted_t) else START_TS + p.deleted_t,
+                "restarts": 0,
+                "cpu_request_millicores": CPU_REQUEST_MILLICORES,
+                "cpu_limit_millicores": CPU_LIMIT_MILLICORES,
+            }
+        )
+    pods.write_parquet()
 
 
-def _write_prom(
-    prom_dir: Path,
+class SyntheticPrometheus:
+    """An honest fake of Prometheus' range-query API (the collector's `RangeQuerier`): a query
+    of the profile answers with the synthetic series filed under its name, within the range;
+    any other query has no data."""
+
+    def __init__(self, by_query: dict[str, pd.DataFrame]) -> None:
+        self.by_query = by_query
+        self.queries: list[str] = []
+
+    def custom_query_range(
+        self,
+        query: str,
+        start_time: datetime,
+        end_time: datetime,
+        step: str,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        self.queries.append(query)
+        frame = self.by_query.get(query)
+        if frame is None:
+            return []
+        frame = frame[(frame["ts"] >= start_time.timestamp()) & (frame["ts"] <= end_time.timestamp())]
+        labels = [column for column in frame.columns if column not in ("ts", "value")]
+        groups = frame.groupby(labels, sort=False) if labels else [((), frame)]
+        result = []
+        for key, part in groups:
+            values = key if isinstance(key, tuple) else (key,)
+            samples = [[ts, repr(value)] for ts, value in zip(part["ts"].tolist(), part["value"].tolist(), strict=True)]
+            result.append({"metric": dict(zip(labels, values, strict=True)), "values": samples})
+        return result
+
+
+def _collect_prom(data_dir: Path, series: dict[str, pd.DataFrame], load_end_t: float) -> None:
+    """data/prom/*.parquet by the collector itself, over the window the pipeline asks for."""
+    variables = {**rate_window_variables(SCRAPE_INTERVAL_S), "namespace": NAMESPACE}
+    queries = render_queries(load_profile(None), variables)
+    fake = SyntheticPrometheus({queries[name]: frame for name, frame in series.items() if name in queries})
+    collect(
+        data_dir,
+        "http://prometheus.synthetic.invalid",
+        START_TS - 30.0,
+        START_TS + load_end_t + 5.0,
+        variables=variables,
+        client=fake,
+    )
+
+
+def _prom_series(
     sim: _Sim,
     client: pd.DataFrame,
     pod_rows: list[tuple[float, str, float, float]],
     queue_rows: list[tuple[float, float]],
-    resolution_s: float,
     rng: np.random.Generator,
-) -> None:
-    """Fake what the collector writes for the default profile: `ts`, `value`, one column per label."""
+) -> dict[str, pd.DataFrame]:
+    """What Prometheus would answer for each query of the default profile (`PROFILE_QUERIES`):
+    `ts`, `value`, one column per label."""
+    series: dict[str, pd.DataFrame] = {}
+    resolution_s = 1.0
 
     def save(name: str, frame: pd.DataFrame) -> None:
-        frame.to_parquet(prom_dir / f"{name}.parquet", index=False)
+        series[name] = frame
 
     routes = client[client["route"] != "ALL"]
     save(
@@ -541,67 +675,4 @@ def _write_prom(
     save("haproxy_client_connections_rps", pd.DataFrame({"ts": rps["ts"], "value": 0.5, "proxy": "web"}))
     save("haproxy_backend_connections_rps", pd.DataFrame({"ts": rps["ts"], "value": 0.5, "proxy": "web"}))
     save("haproxy_backend_reuses_rps", pd.DataFrame({"ts": rps["ts"], "value": rps["rps"] - 0.5, "proxy": "web"}))
-
-
-def _manifest(
-    run_id: str,
-    *,
-    scenario: str,
-    variant: str,
-    status: str,
-    duration_s: float,
-    load_end_t: float,
-    closed_model: bool,
-    base: float,
-    peak: float,
-    max_replicas: int,
-    sync_period_s: float,
-    downscale_stabilization_s: float,
-    slo: dict[str, float],
-    flags: list[str],
-) -> dict[str, Any]:
-    key = "users" if closed_model else "rps"
-    scale = 0.1 if closed_model else 1.0
-    stages = [
-        {"name": "baseline", "duration_s": 0.2 * duration_s, key: base * scale},
-        {"name": "spike", "duration_s": 0.3 * duration_s, key: peak * scale},
-        {"name": "recovery", "duration_s": 0.5 * duration_s, key: base * scale},
-    ]
-    return {
-        "run_id": run_id,
-        "status": status,
-        "scenario": {"name": scenario, "description": "synthetic spike", "stages": stages, "slo": slo},
-        "variant": {
-            "name": variant,
-            "description": "synthetic variant",
-            "hpa": {"min_replicas": 1, "max_replicas": max_replicas, "target_cpu_utilization": 60},
-            "slo": slo,
-        },
-        "target": "local",
-        "time_scale": 1.0,
-        "versions": {"hpabench": "0.1.0", "python": "3.11"},
-        "git_sha": "0" * 40,
-        "host": {
-            "hostname": "synthetic",
-            "cpus": 2,
-            "mem_bytes": 24 * 2**30,
-            "kernel": "6.1.0",
-            "cgroup_version": 1,
-            "cgroups_enforced": True,
-        },
-        "created_at": START_TS - 45.0,
-        "load_started_at": START_TS,
-        "load_ended_at": START_TS + load_end_t,
-        "finished_at": START_TS + load_end_t + 6.0,
-        "hpa_settings": {
-            "sync_period_s": sync_period_s,
-            "tolerance": TOLERANCE,
-            "downscale_stabilization_s": downscale_stabilization_s,
-            "cpu_initialization_period_s": 300.0,
-            "initial_readiness_delay_s": 30.0,
-            "metrics_window_s": 15.0,
-        },
-        "slo": slo,
-        "flags": flags,
-        "error": "interrupted by the user" if status == "interrupted" else None,
-    }
+    return series

@@ -59,6 +59,7 @@ def test_decision_points_from_the_hpa_timeline(tmp_path: Path) -> None:
 def test_without_an_hpa_timeline_the_rescale_events_are_used(tmp_path: Path) -> None:
     path = make_synthetic_run(tmp_path / "r", duration_s=300, pods_max=4, seed=1)
     (path / "data" / "hpa.parquet").unlink()
+    (path / "data" / "hpa.jsonl").unlink()  # its incremental form: the reader falls back to it
     run = load_run(path)
     events = [e for e in run.events if e["kind"] == "hpa_rescale"]
     points = decision_points(run)
