@@ -19,7 +19,7 @@ synthetic run cannot drift from the run-directory contract (hpabench/contract.py
 |---|---|
 | `manifest.json` | `RunDir.update_manifest`, checked by `contract.Manifest`; `scenario`: a real `Scenario` |
 | `events.jsonl` | `RunDir.events` (`hpabench.rundir.EventLog`) |
-| `data/planned.parquet` | `hpabench.pipeline.write_planned` from the compiled `Plan` |
+| `data/planned.parquet` | `hpabench.stage_deploy.write_planned` from the compiled `Plan` |
 | `data/client_stats.*`, `data/load.*` | the recorder's `SecondRecorder` + `JsonlWriter`, merged by `write_results` |
 | `data/hpa.*` | the HPA controller's `TimelineWriter` |
 | `data/pods.*` | the local target's `PodLog` |
@@ -46,12 +46,13 @@ from hpabench.analysis.profile import load_profile, render_queries
 from hpabench.contract import MANIFEST_SCHEMA_VERSION, Manifest
 from hpabench.deploy.hpa.sync_log import TimelineWriter
 from hpabench.deploy.local.podlog import PodLog
-from hpabench.pipeline import rate_window_variables, write_planned
+from hpabench.run_inputs import rate_window_variables
 from hpabench.rundir import RunDir
 from hpabench.scenarios.drive.recording import JsonlWriter, SecondRecorder
 from hpabench.scenarios.drive.results import write_results
 from hpabench.scenarios.plan import Plan, compile_plan
 from hpabench.scenarios.spec import Scenario
+from hpabench.stage_deploy import write_planned
 
 START_TS = 1_760_000_000.0
 ROUTES = {"/items/{id}": (0.7, 3.0), "/orders": (0.2, 8.0), "/work": (0.1, 30.0)}
