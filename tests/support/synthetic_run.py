@@ -17,7 +17,7 @@ synthetic run cannot drift from the run-directory contract (hpabench/contract.py
 
 | file | written by |
 |---|---|
-| `manifest.json` | `RunDir.update_manifest`, checked by `contract.Manifest`; `scenario`: a real `Scenario` |
+| `manifest.json` | `RunDir.update_manifest`, checked by `contract.Manifest`; a real `Scenario` and `Variant` |
 | `events.jsonl` | `RunDir.events` (`hpabench.rundir.EventLog`) |
 | `data/planned.parquet` | `hpabench.stage_deploy.write_planned` from the compiled `Plan` |
 | `data/client_stats.*`, `data/load.*` | the recorder's `SecondRecorder` + `JsonlWriter`, merged by `write_results` |
@@ -46,12 +46,14 @@ from hpabench.analysis.profile import load_profile, render_queries
 from hpabench.contract import MANIFEST_SCHEMA_VERSION, Manifest
 from hpabench.deploy.hpa.sync_log import TimelineWriter
 from hpabench.deploy.local.podlog import PodLog
+from hpabench.deploy.variant import Variant
 from hpabench.run_inputs import rate_window_variables
 from hpabench.rundir import RunDir
 from hpabench.scenarios.drive.recording import JsonlWriter, SecondRecorder
 from hpabench.scenarios.drive.results import write_results
 from hpabench.scenarios.plan import Plan, compile_plan
 from hpabench.scenarios.spec import Scenario
+from hpabench.slo import resolve_slo
 from hpabench.stage_deploy import write_planned
 
 START_TS = 1_760_000_000.0
@@ -237,6 +239,28 @@ def synthetic_scenario(
     )
 
 
+def synthetic_variant(
+    max_replicas: int, sync_period_s: float, downscale_stabilization_s: float, slo: dict[str, float]
+) -> Variant:
+    """The synthetic variant as a real, validated `Variant` (its HPA knobs and controller settings)."""
+    return Variant.model_validate(
+        {
+            "name": "synthetic",
+            "description": "synthetic variant",
+            "hpa": {"min_replicas": 1, "max_replicas": max_replicas, "target_cpu_utilization": 60},
+            "controller": {
+                "sync_period_s": sync_period_s,
+                "tolerance": TOLERANCE,
+                "downscale_stabilization_s": downscale_stabilization_s,
+                "cpu_initialization_period_s": 300.0,
+                "initial_readiness_delay_s": 30.0,
+                "metrics_window_s": 15.0,
+            },
+            "slo": slo,
+        }
+    )
+
+
 def make_synthetic_run(
     path: Path,
     *,
@@ -276,33 +300,24 @@ def make_synthetic_run(
     spec = synthetic_scenario(duration_s, base, peak, closed_model=closed_model, slo=slo)
     plan = compile_plan(spec, 1.0)
     end_t = 0.35 * duration_s if interrupted else duration_s
-    scenario_entry = {**spec.model_dump(mode="json"), "name": scenario}
+    knobs = synthetic_variant(max_replicas, sync_period_s, downscale_stabilization_s, slo)
+    resolved_slo = resolve_slo(spec.slo, knobs.slo)
     run.update_manifest(
         **_checked(
             schema_version=MANIFEST_SCHEMA_VERSION,
             run_id=run_id or f"20251125-120000-{scenario}-{variant}",
             status="running",
-            scenario=scenario_entry,
-            variant={
-                "name": variant,
-                "description": "synthetic variant",
-                "hpa": {"min_replicas": 1, "max_replicas": max_replicas, "target_cpu_utilization": 60},
-                "slo": slo,
-            },
+            # The names are free text here (report tests pass hostile ones); the rest is the models'.
+            scenario={**spec.model_dump(mode="json"), "name": scenario},
+            variant={**knobs.model_dump(mode="json"), "name": variant},
             target="local",
             time_scale=1.0,
             workers=0,
             locustfile=None,
-            hpa_settings={
-                "sync_period_s": sync_period_s,
-                "tolerance": TOLERANCE,
-                "downscale_stabilization_s": downscale_stabilization_s,
-                "cpu_initialization_period_s": 300.0,
-                "initial_readiness_delay_s": 30.0,
-                "metrics_window_s": 15.0,
-            },
+            hpa_settings=knobs.controller.model_dump(mode="json"),
             scrape_interval_s=SCRAPE_INTERVAL_S,
-            slo=slo,
+            slo=resolved_slo.as_manifest(),
+            slo_sources=resolved_slo.sources,
             versions={"hpabench": "0.1.0", "python": "3.11"},
             git_sha="0" * 40,
             host={
