@@ -218,7 +218,7 @@ def _merge_process_files(data_dir: Path, notes: list[str]) -> pd.DataFrame | Non
     if not any(data_dir.glob("client_stats.*.jsonl")):
         return None
     try:
-        from hpabench.scenarios.results import merge_client_stats
+        from hpabench.scenarios.drive.results import merge_client_stats
 
         frame = merge_client_stats(data_dir)
     except Exception as exc:  # partial files from a crash: say so, analyse the rest

@@ -62,7 +62,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from hpabench.scenarios.catalogue import list_scenarios, load_scenario
-    from hpabench.scenarios.driver import format_planned_table
+    from hpabench.scenarios.drive.driver import format_planned_table
 
     if args.action == "show":
         if not args.name:

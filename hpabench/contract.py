@@ -108,6 +108,17 @@ PODS_COLUMNS = (
 PROM_COLUMNS = ("ts", "value")
 """data/prom/<query>.parquet: one row per sample, plus one column per label."""
 
+# -- Locust's own reports (kept for people who know them; hpabench's analysis never reads them) ----
+
+LOCUST_CSV_PREFIX = "locust"
+"""`--csv` prefix of the standalone/master Locust process, inside data/ (Locust adds the suffixes)."""
+LOCUST_CSV_FILES = tuple(
+    f"{LOCUST_CSV_PREFIX}_{kind}.csv" for kind in ("stats", "stats_history", "failures", "exceptions")
+)
+"""data/locust_*.csv: Locust's request statistics, their history, its failures and exceptions."""
+LOCUST_HTML = "locust_report.html"
+"""data/locust_report.html: Locust's own HTML report (`--html`), written when the process stops."""
+
 
 @dataclass(frozen=True)
 class DataFile:

@@ -62,7 +62,7 @@ def admit_events(target: Any, events: list[BaseEvent], objects: list[dict[str, A
 
 def load_clock_t0(data_dir: Path) -> float | None:
     """The driver's load start (`t0` in data/locust_clock.json), None until it is written."""
-    from hpabench.scenarios.locust_runtime import read_clock
+    from hpabench.scenarios.drive.locust_runtime import read_clock
 
     t0 = read_clock(data_dir).get("t0")
     return float(t0) if isinstance(t0, (int, float)) and not isinstance(t0, bool) else None

@@ -39,7 +39,7 @@ class PhaseAligner:
         self._thread.start()
 
     def _watch(self) -> None:
-        from hpabench.scenarios.locust_runtime import read_clock
+        from hpabench.scenarios.drive.locust_runtime import read_clock
 
         waited = 0.0
         while not self._stop.is_set() and waited < WATCH_LIMIT_S:

@@ -1,1 +1,1 @@
-"""Traffic profiles: specs, the catalogue, pure load shapes, the Locust adapter and the driver."""
+"""Traffic profiles: specs, the catalogue, pure load shapes and the plan; the drive stage in `drive/`."""

@@ -15,7 +15,7 @@ in `data/` (`client_stats.*.jsonl`, `load.*.jsonl`, `errors.*.jsonl`, their merg
 3. Supervises: progress each second, the worker pods from the target's pod watch (missing,
    failed, restarted → evidence), bounded by t0 + plan + `GRACE_S` (flag `driver_timeout`).
 4. **Copies every artefact before any pod goes away**: every file the master serves (it holds the
-   workers' rows, sent to it over Locust's messages — `scenarios/locust_messages.py`; simplest
+   workers' rows, sent to it over Locust's messages — `scenarios/drive/locust_messages.py`; simplest
    robust choice: one pod to read, one port-forward, no exec/tar, the files exist even when a
    worker dies) and each worker pod's log (`pods/log`); then tells the master it is done and
    deletes the load objects (also on Ctrl-C and on errors; a second deletion at namespace teardown).
@@ -41,10 +41,10 @@ from hpabench.deploy.k8s.apply import apply_objects
 from hpabench.deploy.k8s.resources import ref_of
 from hpabench.errors import HpabenchError, LoadDriverError
 from hpabench.rundir import RunDir
-from hpabench.scenarios.driver import DriverResult
-from hpabench.scenarios.locust_runtime import CLOCK_FILE, CONFIG_FILE, RuntimeConfig, read_clock
+from hpabench.scenarios.drive.driver import DriverResult
+from hpabench.scenarios.drive.locust_runtime import CLOCK_FILE, CONFIG_FILE, RuntimeConfig, read_clock
+from hpabench.scenarios.drive.results import write_results
 from hpabench.scenarios.plan import compile_plan
-from hpabench.scenarios.results import write_results
 
 POLL_S = 1.0
 GRACE_S = 30.0
@@ -56,7 +56,7 @@ _ARTEFACT = re.compile(
 
 
 class MasterLink(Protocol):
-    """The master pod's artefact endpoint (see `hpabench.scenarios.incluster`)."""
+    """The master pod's artefact endpoint (see `hpabench.scenarios.drive.incluster`)."""
 
     def status(self) -> dict[str, Any]: ...
     def fetch(self, name: str) -> bytes: ...

@@ -8,7 +8,7 @@ into the run's namespace (by `incluster_driver`), deleted again after the artefa
   user's own locustfile when given — what the pods run is what the run directory records.
 * Service `hpabench-loadgen-master` (ClusterIP): Locust's port 5557 for the workers, the artefact
   port 8089 the driver reaches only through a port-forward to the master pod.
-* Job `hpabench-loadgen-master`: one pod running `hpabench.scenarios.incluster master` with
+* Job `hpabench-loadgen-master`: one pod running `hpabench.scenarios.drive.incluster master` with
   `--expect-workers N`; it serves its data folder until the driver says done.
 * Job `hpabench-loadgen-workers`: exactly N pods (`parallelism` = `completions` = N), never
   autoscaled and never replaced (`backoffLimit: 0`, `restartPolicy: Never` — a worker that goes
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hpabench.deploy.k8s.apply import label_value
-from hpabench.scenarios.locust_runtime import CONFIG_FILE, RuntimeConfig
+from hpabench.scenarios.drive.locust_runtime import CONFIG_FILE, RuntimeConfig
 
 DEFAULT_LOADGEN_IMAGE = "hpabench/loadgen:0.1.0"
 NAME = "hpabench-loadgen"
@@ -99,7 +99,7 @@ def _container(spec: LoadgenSpec, role: str, args: list[str], cpu_millicores: in
     container: dict[str, Any] = {
         "name": f"locust-{role}",
         "image": spec.image,
-        "command": ["python", "-m", "hpabench.scenarios.incluster", role],
+        "command": ["python", "-m", "hpabench.scenarios.drive.incluster", role],
         "args": ["--config-dir", CONFIG_DIR, "--data-dir", DATA_DIR, *locust, *common, *args],
         "resources": {
             "requests": {"cpu": f"{cpu_millicores}m", "memory": f"{spec.memory_request_mib}Mi"},
@@ -194,7 +194,7 @@ def loadgen_objects(spec: LoadgenSpec) -> list[dict[str, Any]]:
 
 def hpabench_locustfiles(own_locustfile: Path | None) -> dict[str, str]:
     """The locustfiles the pods load (ConfigMap keys → text), in Locust's `-f` order."""
-    from hpabench.scenarios.driver import CATALOGUE_LOCUSTFILE, RECORDER_LOCUSTFILE, SHAPE_LOCUSTFILE
+    from hpabench.scenarios.drive.driver import CATALOGUE_LOCUSTFILE, RECORDER_LOCUSTFILE, SHAPE_LOCUSTFILE
 
     if own_locustfile is None:
         return {CATALOGUE_LOCUSTFILE.name: CATALOGUE_LOCUSTFILE.read_text(encoding="utf-8")}

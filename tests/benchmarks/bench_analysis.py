@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.benchmarks.bench_analysis [--runs 10] [--duration-s 3600] [--pods 20] [--json]
 
-Generates (untimed) `--runs` synthetic run directories (tests/synthetic_run.py: 1 s resolution,
+Generates (untimed) `--runs` synthetic run directories (tests/support/synthetic_run.py: 1 s resolution,
 a spike needing up to `--pods` web pods, half of the runs a faster-syncing variant), then times
 each case in a fresh child process so its peak RSS (VmHWM) is its own:
 
@@ -89,7 +89,7 @@ def _report_available() -> bool:
 
 
 def _generate(root: Path, runs: int, duration_s: float, pods: int) -> list[Path]:
-    from tests.synthetic_run import make_synthetic_run
+    from tests.support.synthetic_run import make_synthetic_run
 
     paths = []
     for index in range(runs):

@@ -82,7 +82,7 @@ def _close(**_):
 DRIVER_SCRIPT = """
 import json, sys
 from pathlib import Path
-from hpabench.scenarios.driver import DriverConfig, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, run_load
 from hpabench.scenarios.spec import Scenario
 
 spec = json.loads(sys.argv[1])
@@ -267,8 +267,8 @@ def measure_accuracy(target: HaproxyTarget, workdir: Path, users: int, duration_
     subprocess.run(
         ["taskset", "-c", "0", *command, str(locustfile), "1.0"], env=env, check=True, capture_output=True, timeout=120
     )
+    from hpabench.scenarios.drive.locust_runtime import read_clock
     from hpabench.scenarios.histogram import LatencyHistogram
-    from hpabench.scenarios.locust_runtime import read_clock
 
     raw = np.loadtxt(raw_log)
     completed_at, latency_ms = raw[:, 0], raw[:, 1]

@@ -71,7 +71,7 @@ def stages(locustfile: Path, repeats: int) -> dict[str, float]:
     from hpabench.deploy.variant import load_variant
     from hpabench.pipeline import rate_window_variables
     from hpabench.scenarios.catalogue import load_scenario
-    from hpabench.scenarios.locustcheck import locustfile_issues
+    from hpabench.scenarios.drive.locustcheck import locustfile_issues
     from hpabench.target import TargetOptions
 
     variant = load_variant(VARIANT)
@@ -108,7 +108,7 @@ def corpus() -> dict[str, Any]:
     from hpabench.analysis.baseline import make_baseline, write_baseline
     from hpabench.cli import main
     from tests.badinput_corpus import Workspace, all_cases
-    from tests.synthetic_run import make_synthetic_run
+    from tests.support.synthetic_run import make_synthetic_run
 
     cases = all_cases()
     kinds = Counter(case.id.split("-")[0] for case in cases)

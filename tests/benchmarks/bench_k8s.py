@@ -37,7 +37,7 @@ async def _bench(watch_s: float) -> dict[str, float]:
 
     from hpabench.console import Console
     from hpabench.pipeline import RunOptions, run_benchmark
-    from hpabench.scenarios.driver import DriverResult
+    from hpabench.scenarios.drive.driver import DriverResult
     from tests.unit.k8s import conftest as emu
 
     parsing.parse_path = emu._parse_path  # the emulator's namespace gap (see the conftest docstring)

@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.benchmarks.bench_report_browser [--repeat 3] [--json] [--cases spike,hour,compare10]
         [--baseline-ref b9c72bd]
 
-Cases (synthetic runs of tests/synthetic_run.py, written through the public report API):
+Cases (synthetic runs of tests/support/synthetic_run.py, written through the public report API):
 
 * `spike`     — a compressed spike run: 5 minutes at 1 s, up to 4 pods;
 * `hour`      — a 1-hour run at 1 s resolution with up to 20 pods;
@@ -70,7 +70,7 @@ CHILD_TIMEOUT_S = 1800.0
 def _make_runs(root: Path, cases: list[str]) -> dict[str, list[Path]]:
     """The synthetic run directories each case renders (generated once, for every version)."""
     sys.path.insert(0, str(Path.cwd()))
-    from tests.synthetic_run import make_synthetic_run
+    from tests.support.synthetic_run import make_synthetic_run
 
     runs: dict[str, list[Path]] = {}
     if "spike" in cases:

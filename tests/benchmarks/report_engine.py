@@ -4,7 +4,7 @@
 * a comparison of N such runs (compare → comparison.html),
 
 each case in a fresh child process so peak RSS belongs to that case alone. The runs are the
-synthetic ones of `tests/synthetic_run.py` (run from the repository root).
+synthetic ones of `tests/support/synthetic_run.py` (run from the repository root).
 
     .venv/bin/python -m tests.benchmarks.report_engine [--runs 10] [--duration-s 3600] [--pods 20]
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 def _make_runs(root: Path, count: int, duration_s: float, pods: int) -> list[Path]:
     sys.path.insert(0, str(Path.cwd()))
-    from tests.synthetic_run import make_synthetic_run
+    from tests.support.synthetic_run import make_synthetic_run
 
     variants = ("baseline", "fast-scale")
     return [

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 DRIVER_SCRIPT = """
 import json, sys
 from pathlib import Path
-from hpabench.scenarios.driver import DriverConfig, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, run_load
 from hpabench.scenarios.spec import Scenario
 
 scenario = Scenario.model_validate(json.loads(sys.argv[1]))

@@ -16,9 +16,10 @@ import pandas as pd
 import psutil
 import pytest
 
+from hpabench.contract import LOCUST_CSV_FILES, LOCUST_HTML
 from hpabench.errors import LoadDriverError
 from hpabench.rundir import EventLog, read_events
-from hpabench.scenarios.driver import DriverConfig, DriverResult, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, DriverResult, run_load
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app, server_count
@@ -74,6 +75,21 @@ def assert_no_locust_left(data_dir: Path) -> None:
     assert leftovers == []
 
 
+def assert_locust_reports(data_dir: Path, requests: int, distributed: bool = False) -> None:
+    """Locust's own CSV and HTML reports are kept in data/, from the process holding the stats."""
+    for name in (*LOCUST_CSV_FILES, LOCUST_HTML):
+        assert (data_dir / name).stat().st_size > 0, name
+    stats = pd.read_csv(data_dir / "locust_stats.csv")
+    counted = int(stats[stats["Name"] == "Aggregated"]["Request Count"].iloc[0])
+    if distributed:
+        # Locust's master stops before the workers' last stats report (every 3 s) reaches it.
+        assert 0.5 * requests <= counted <= requests
+    else:
+        # standalone: Locust counts what the recorder counted (both see every completed request)
+        assert abs(counted - requests) <= max(2, 0.02 * requests)
+    assert "<html" in (data_dir / LOCUST_HTML).read_text(encoding="utf-8")[:2000].lower()
+
+
 def in_plan(load: pd.DataFrame) -> pd.DataFrame:
     return load[load["stage"].notna()]
 
@@ -95,6 +111,7 @@ def test_closed_model_run_follows_the_plan_and_counts_match(tmp_path: Path, serv
     # the server answered exactly what the client recorded (users finish in-flight requests)
     assert abs(int(total["requests"].sum()) - served["total"]) <= max(2, 0.02 * served["total"])
     assert result.requests == int(total["requests"].sum()) and result.failures == 0
+    assert_locust_reports(data, result.requests)
     assert set(client["route"]) <= {"ALL", "hot_read", "cold_read", "write", "cpu"}
     assert {"hot_read", "cpu"} <= set(client["route"])
 
@@ -148,6 +165,7 @@ def test_distributed_mode_with_two_workers(tmp_path: Path, server: str) -> None:
     assert all(code == 0 for code in result.exit_codes.values())
     assert (data / "client_stats.worker-1.jsonl").exists() and (data / "client_stats.worker-2.jsonl").exists()
     assert not (data / "client_stats.master.jsonl").exists()  # the master sends no requests
+    assert_locust_reports(data, result.requests, distributed=True)  # the master's, from the workers' stats
     load = pd.read_parquet(data / "load.parquet")
     planned = in_plan(load)
     assert planned.groupby("stage").tail(1)["users"].tolist() == [6, 12]  # summed over both workers

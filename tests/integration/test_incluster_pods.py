@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from hpabench.contract import LOCUST_CSV_FILES, LOCUST_HTML
 from hpabench.deploy.k8s.incluster_driver import HttpMasterLink
 from hpabench.deploy.k8s.loadgen import (
     CONFIG_DIR,
@@ -30,8 +31,8 @@ from hpabench.deploy.k8s.loadgen import (
     hpabench_locustfiles,
     loadgen_objects,
 )
-from hpabench.scenarios.driver import _free_port
-from hpabench.scenarios.locust_runtime import RuntimeConfig
+from hpabench.scenarios.drive.driver import _free_port
+from hpabench.scenarios.drive.locust_runtime import RuntimeConfig
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app
@@ -95,6 +96,7 @@ def test_the_rendered_pod_commands_run_a_distributed_load_and_serve_the_artefact
         assert status.get("state") == "finished", (tmp_path / "master.out").read_text()[-2000:]
         assert status["exit_code"] == 0 and status["clock"]["workers"] == 1
         assert "client_stats.worker-1.jsonl" in status["files"] and "locust.master.log" in status["files"]
+        assert {*LOCUST_CSV_FILES, LOCUST_HTML} <= set(status["files"])  # Locust's own reports, served too
         rows = [json.loads(line) for line in link.fetch("client_stats.worker-1.jsonl").decode().splitlines()]
         assert sum(r["requests"] for r in rows if r["route"] == "ALL") > 5
         link.done()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hpabench.rundir import EventLog
-from hpabench.scenarios.driver import DriverConfig, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, run_load
 from hpabench.scenarios.spec import Scenario
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from hpabench.scenarios.driver import CATALOGUE_LOCUSTFILE, _free_port
-from hpabench.scenarios.locust_runtime import CONFIG_FILE, ENV_CONFIG, ENV_PROCESS, RuntimeConfig, read_clock
+from hpabench.scenarios.drive.driver import CATALOGUE_LOCUSTFILE, _free_port
+from hpabench.scenarios.drive.locust_runtime import CONFIG_FILE, ENV_CONFIG, ENV_PROCESS, RuntimeConfig, read_clock
 from hpabench.scenarios.spec import Scenario
 
 from .test_driver_app import served_app

@@ -22,6 +22,7 @@ import pytest
 
 from hpabench.cli import main
 from hpabench.console import Console
+from hpabench.contract import LOCUST_CSV_FILES, LOCUST_HTML
 from hpabench.pipeline import RunOptions, RunOutcome, run_benchmark
 from hpabench.rundir import read_events
 from hpabench.scenarios.catalogue import load_scenario
@@ -81,6 +82,8 @@ def test_spike_run_writes_the_run_directory_contract(spike_runs: tuple[RunOutcom
         assert (run / name).is_file(), name
     for name in ("client_stats.parquet", "load.parquet", "planned.parquet", "hpa.parquet", "pods.parquet"):
         assert (run / "data" / name).is_file(), name
+    for name in (*LOCUST_CSV_FILES, LOCUST_HTML):  # Locust's own reports, kept beside ours
+        assert (run / "data" / name).stat().st_size > 0, name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["load_started_at"] < manifest["load_ended_at"] < manifest["finished_at"]

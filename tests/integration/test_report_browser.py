@@ -26,7 +26,7 @@ import pytest
 
 from hpabench.analysis.report import write_compare_report, write_run_report
 from tests.chromium import BLOCK_SCRIPTS, dump_dom, probe_result, screenshot
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 from tests.unit.report_html import HOSTILE, HOSTILE_ATTR, Doc, figures
 
 COLLECTOR = r"""<script>

@@ -16,7 +16,7 @@ import pytest
 from hpabench.console import Console
 from hpabench.deploy.local import netns
 from hpabench.pipeline import RunOptions, run_benchmark
-from hpabench.scenarios.driver import run_load
+from hpabench.scenarios.drive.driver import run_load
 
 from .test_local_support import processes_using
 

@@ -12,7 +12,7 @@ from hpabench.analysis.report.events_section import render_events_section
 from hpabench.analysis.report.run_page import render_run_report
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def _add_events(run_path: Path, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hpabench.analysis.rundata import CLIENT_COLUMNS, HPA_COLUMNS, PODS_COLUMNS, load_run, prom_frame
-from tests.synthetic_run import START_TS, make_synthetic_run
+from tests.support.synthetic_run import START_TS, make_synthetic_run
 
 
 def test_full_run_has_every_frame_with_t_s(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_interrupted_run_is_cut_mid_spike(tmp_path: Path) -> None:
 
 def test_synthetic_run_fakes_every_default_profile_query(tmp_path: Path) -> None:
     from hpabench.analysis.profile import load_profile
-    from tests.synthetic_run import PROFILE_QUERIES
+    from tests.support.synthetic_run import PROFILE_QUERIES
 
     assert set(PROFILE_QUERIES) == set(load_profile().names())
     run = load_run(make_synthetic_run(tmp_path / "r", duration_s=60))

@@ -10,7 +10,7 @@ import pytest
 
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import analyze_run, build_summary
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 KEYS = (
     "p95_ms",
@@ -114,6 +114,7 @@ def test_missing_series_give_null_kpis(tmp_path: Path) -> None:
     path = make_synthetic_run(tmp_path / "run", seed=5)
     shutil.rmtree(path / "data" / "prom")
     (path / "data" / "hpa.parquet").unlink()
+    (path / "data" / "hpa.jsonl").unlink()  # its incremental form: the reader falls back to it
     summary = build_summary(load_run(path))
     for name in ("fairness_jain", "server_p95_ms_peak", "scale_up_reaction_s", "lag_hold_s", "scale_events"):
         assert value(summary, name) is None, name

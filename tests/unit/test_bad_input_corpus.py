@@ -16,7 +16,7 @@ import pytest
 from hpabench.analysis.baseline import make_baseline, write_baseline
 from hpabench.cli import main
 from tests.badinput_corpus import Case, Workspace, all_cases
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 CASES = all_cases()
 
@@ -96,7 +96,7 @@ def test_malformed_input_is_refused(
 def test_a_locustfile_that_hangs_at_import_is_refused_after_the_timeout(
     tmp_path: Path, spies: dict[str, list[Any]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hpabench.scenarios.locustcheck.IMPORT_TIMEOUT_S", 3.0)
+    monkeypatch.setattr("hpabench.scenarios.drive.locustcheck.IMPORT_TIMEOUT_S", 3.0)
     locustfile = tmp_path / "hang.py"
     locustfile.write_text("import time\ntime.sleep(600)\n")
     reports = tmp_path / "reports"

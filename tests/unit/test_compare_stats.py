@@ -11,7 +11,7 @@ import pytest
 from hpabench.analysis.compare import compare_runs
 from hpabench.analysis.stats import bootstrap_difference, relative, summarize
 from hpabench.errors import SpecError
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def test_bootstrap_is_seeded_and_detects_a_clear_shift() -> None:

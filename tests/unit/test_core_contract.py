@@ -13,7 +13,7 @@ import pytest
 
 from hpabench import contract
 from hpabench.deploy.local.podlog import pods_frame
-from hpabench.scenarios.results import CLIENT_COLUMNS, LOAD_COLUMNS
+from hpabench.scenarios.drive.results import CLIENT_COLUMNS, LOAD_COLUMNS
 
 
 def test_writers_emit_the_contract_columns() -> None:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hpabench.scenarios.progress import LiveSecond, LiveTail, format_progress
-from hpabench.scenarios.recording import SecondRecorder
+from hpabench.scenarios.drive.progress import LiveSecond, LiveTail, format_progress
+from hpabench.scenarios.drive.recording import SecondRecorder
 
 T0 = 1_900_000_000.0
 
@@ -98,7 +98,7 @@ def test_format_progress_open_model_and_missing_data() -> None:
 
 def test_the_line_describes_the_measured_second_not_the_wall_clock() -> None:
     from hpabench.scenarios.catalogue import load_scenario
-    from hpabench.scenarios.progress import measured_instant_s
+    from hpabench.scenarios.drive.progress import measured_instant_s
     from hpabench.scenarios.shapes import target_at
 
     assert measured_instant_s(3.0, None) == 3.0  # nothing measured yet: the wall clock

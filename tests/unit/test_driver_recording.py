@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hpabench.scenarios.drive.locust_runtime import ProcessRuntime, RuntimeConfig, read_clock, write_clock
+from hpabench.scenarios.drive.recording import ALL_ROUTE, JsonlWriter, SecondRecorder
 from hpabench.scenarios.histogram import LatencyHistogram
-from hpabench.scenarios.locust_runtime import ProcessRuntime, RuntimeConfig, read_clock, write_clock
-from hpabench.scenarios.recording import ALL_ROUTE, JsonlWriter, SecondRecorder
 from hpabench.scenarios.spec import Scenario
 
 T0 = 1_700_000_000.4

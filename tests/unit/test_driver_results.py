@@ -10,10 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpabench.scenarios.histogram import LatencyHistogram
-from hpabench.scenarios.plan import compile_plan
-from hpabench.scenarios.recording import JsonlWriter, SecondRecorder
-from hpabench.scenarios.results import (
+from hpabench.scenarios.drive.recording import JsonlWriter, SecondRecorder
+from hpabench.scenarios.drive.results import (
     CLIENT_COLUMNS,
     LOAD_COLUMNS,
     merge_client_stats,
@@ -21,6 +19,8 @@ from hpabench.scenarios.results import (
     run_flags,
     write_results,
 )
+from hpabench.scenarios.histogram import LatencyHistogram
+from hpabench.scenarios.plan import compile_plan
 from hpabench.scenarios.spec import Scenario
 
 T0 = 1_800_000_000.25

@@ -10,7 +10,7 @@ import pytest
 
 from hpabench.errors import EXIT_INVALID_INPUT, SafetyError, SpecError
 from hpabench.scenarios.catalogue import load_scenario
-from hpabench.scenarios.driver import DriverConfig, check_target, run_load
+from hpabench.scenarios.drive.driver import DriverConfig, check_target, run_load
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_run_load_refuses_before_starting_anything(tmp_path: Path) -> None:
 def test_the_parent_never_imports_locust_or_gevent() -> None:
     code = (
         "import sys\n"
-        "import hpabench.scenarios.driver, hpabench.scenarios.catalogue, hpabench.scenarios.results\n"
+        "import hpabench.scenarios.drive.driver, hpabench.scenarios.catalogue, hpabench.scenarios.drive.results\n"
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent'))\n"
         "print(','.join(leaked))\n"
     )

@@ -13,7 +13,7 @@ from hpabench.analysis.baseline import load_baseline, make_baseline, write_basel
 from hpabench.analysis.gate import gate, junit_xml, markdown, write_junit, write_markdown
 from hpabench.analysis.thresholds import default_thresholds, evaluate, load_thresholds, parse_value
 from hpabench.errors import SpecError
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def kpi(value: float | None, unit: str = "ms", better: str | None = "lower") -> dict[str, Any]:

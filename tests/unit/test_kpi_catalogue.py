@@ -11,7 +11,7 @@ from hpabench.analysis.catalogue import RUN, KpiDefinition, register
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
 from hpabench.analysis.thresholds import default_thresholds
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def test_every_run_kpi_of_the_catalogue_is_in_the_summary_with_its_definition(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from hpabench.analysis.report.hpa_marks import decision_points, fault_points, held_by, metrics_text, ready_points
 from hpabench.analysis.rundata import load_run
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def row(raw: int, stabilized: int, desired: int, current: int = 4) -> dict[str, object]:
@@ -59,6 +59,7 @@ def test_decision_points_from_the_hpa_timeline(tmp_path: Path) -> None:
 def test_without_an_hpa_timeline_the_rescale_events_are_used(tmp_path: Path) -> None:
     path = make_synthetic_run(tmp_path / "r", duration_s=300, pods_max=4, seed=1)
     (path / "data" / "hpa.parquet").unlink()
+    (path / "data" / "hpa.jsonl").unlink()  # its incremental form: the reader falls back to it
     run = load_run(path)
     events = [e for e in run.events if e["kind"] == "hpa_rescale"]
     points = decision_points(run)

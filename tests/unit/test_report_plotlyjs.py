@@ -11,7 +11,7 @@ import pytest
 from hpabench.analysis.report import write_compare_report, write_run_report
 from hpabench.analysis.report.plotlyjs import bundled_plotlyjs, script_tag, shared_file_name, write_shared_copy
 from hpabench.cli import build_parser
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 def test_the_bundle_is_plotly_js_and_cannot_end_its_script_element() -> None:

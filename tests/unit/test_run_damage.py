@@ -11,7 +11,7 @@ import pytest
 from hpabench.analysis.baseline import make_baseline, write_baseline
 from hpabench.analysis.runcheck import check_run_dir
 from hpabench.cli import main
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 
 @pytest.fixture(scope="module")

@@ -383,7 +383,7 @@ class SlowDriver(FakeDriver):
         self.load_s = load_s
 
     def __call__(self, config: Any, progress: Any = None) -> Any:
-        from hpabench.scenarios.locust_runtime import write_clock
+        from hpabench.scenarios.drive.locust_runtime import write_clock
 
         t0 = time.time()
         write_clock(config.data_dir, t0=t0)

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from hpabench.scenarios.mix import RoutePicker, think_time_s
+from hpabench.scenarios.drive.mix import RoutePicker, think_time_s
 from hpabench.scenarios.spec import Mix, ThinkTime
 
 

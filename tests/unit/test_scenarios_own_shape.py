@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hpabench.scenarios.own_shape import apply_to_load, planned_frame, probe_locustfile, spans, stage_at
+from hpabench.scenarios.drive.own_shape import apply_to_load, planned_frame, probe_locustfile, spans, stage_at
 
 RAMP = """
 from locust import HttpUser, LoadTestShape, task

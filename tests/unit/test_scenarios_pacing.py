@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule, behind_flags
+from hpabench.scenarios.drive.pacing import ArrivalQueue, ArrivalSchedule, behind_flags
 from hpabench.scenarios.shapes import target_at
 from hpabench.scenarios.spec import Scenario
 

@@ -17,7 +17,7 @@ from hpabench.study.plan import plan_runs
 from hpabench.study.runner import run_study
 from hpabench.study.spec import StudySpec, load_study
 from hpabench.study.state import TRIALS_FILE
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 
 SPEC = """
 name: unit-study

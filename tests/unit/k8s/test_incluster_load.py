@@ -33,9 +33,9 @@ from hpabench.deploy.render import render
 from hpabench.deploy.variant import default_variant
 from hpabench.errors import LoadDriverError
 from hpabench.rundir import RunDir, read_events
-from hpabench.scenarios import incluster
-from hpabench.scenarios.driver import DriverConfig
-from hpabench.scenarios.recording import SecondRecorder
+from hpabench.scenarios.drive import incluster
+from hpabench.scenarios.drive.driver import DriverConfig
+from hpabench.scenarios.drive.recording import SecondRecorder
 from hpabench.scenarios.spec import Scenario
 
 from .conftest import Emulator, _ready_pod, call, controllers_running, post_namespace, seed_cluster, url_of

@@ -16,7 +16,7 @@ from hpabench.deploy.k8s.loadgen import (
 )
 from hpabench.deploy.schema_check import validate_objects
 from hpabench.scenarios.catalogue import load_scenario
-from hpabench.scenarios.locust_runtime import CONFIG_FILE, RuntimeConfig
+from hpabench.scenarios.drive.locust_runtime import CONFIG_FILE, RuntimeConfig
 
 
 def spec(workers: int = 3, **extra) -> LoadgenSpec:

@@ -33,8 +33,8 @@ import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from hpabench.scenarios.locust_runtime import ProcessRuntime, write_clock
-from hpabench.scenarios.recording import JsonlWriter
+from hpabench.scenarios.drive.locust_runtime import ProcessRuntime, write_clock
+from hpabench.scenarios.drive.recording import JsonlWriter
 
 CLOCK_MESSAGE = "hpabench_clock"
 ROWS_MESSAGE = "hpabench_rows"

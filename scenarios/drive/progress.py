@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpabench.scenarios.drive.recording import ALL_ROUTE
 from hpabench.scenarios.histogram import LatencyHistogram
-from hpabench.scenarios.recording import ALL_ROUTE
 
 
 @dataclass

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpabench.contract import write_text_atomic
-from hpabench.scenarios.mix import think_time_s
-from hpabench.scenarios.pacing import ArrivalQueue, ArrivalSchedule
+from hpabench.contract import LOCUST_CSV_PREFIX, LOCUST_HTML, write_text_atomic
+from hpabench.scenarios.drive.mix import think_time_s
+from hpabench.scenarios.drive.pacing import ArrivalQueue, ArrivalSchedule
 from hpabench.scenarios.plan import Plan, Target, compile_plan
 from hpabench.scenarios.spec import Arrivals, Mix, Scenario, ThinkTime
 
@@ -147,6 +147,12 @@ class RuntimeConfig:
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(data, sort_keys=True) + "\n")
+
+
+def report_args(data_dir: Path) -> list[str]:
+    """Locust's own CSV and HTML reports into `data_dir` (names in hpabench.contract), for the
+    standalone or master process: it holds the run's statistics and writes them as it stops."""
+    return ["--csv", str(data_dir / LOCUST_CSV_PREFIX), "--html", str(data_dir / LOCUST_HTML)]
 
 
 def read_clock(data_dir: Path) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def probe_locustfile(locustfile: Path, max_duration_s: float) -> ShapePlan | Non
     with tempfile.TemporaryDirectory(prefix="hpabench-probe-") as folder:
         out = Path(folder) / "plan.json"
         command = [
-            sys.executable, "-m", "hpabench.scenarios.shape_probe", "--locustfile", str(locustfile),
+            sys.executable, "-m", "hpabench.scenarios.drive.shape_probe", "--locustfile", str(locustfile),
             "--max-duration-s", str(max_duration_s), "--out", str(out),
         ]  # fmt: skip
         try:

@@ -31,10 +31,10 @@ from typing import Any
 import pandas as pd
 
 from hpabench import contract
+from hpabench.scenarios.drive.pacing import behind_flags
+from hpabench.scenarios.drive.recording import STAT_COLUMNS, latency_fields
 from hpabench.scenarios.histogram import LatencyHistogram
-from hpabench.scenarios.pacing import behind_flags
 from hpabench.scenarios.plan import SAMPLE_OFFSET_S, Plan
-from hpabench.scenarios.recording import STAT_COLUMNS, latency_fields
 
 OVERLOAD_CPU = 0.70
 OVERLOAD_WINDOW_S = 3

@@ -1,5 +1,5 @@
 """Only the hpabench recorder (per-second client stats, generator CPU), for a user's locustfile."""
 
-from hpabench.scenarios.locust_recorder import install
+from hpabench.scenarios.drive.locust_recorder import install
 
 install()

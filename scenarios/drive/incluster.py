@@ -1,4 +1,4 @@
-"""The entry point of a Locust pod in the cluster: `python -m hpabench.scenarios.incluster master|worker`.
+"""The entry point of a Locust pod in the cluster: `python -m hpabench.scenarios.drive.incluster master|worker`.
 
 Runs inside the load-generator image (hpabench + Locust), started by the objects of
 `hpabench.deploy.k8s.loadgen`. Plain Python: Locust runs as a child process, so gevent's
@@ -32,7 +32,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from hpabench.scenarios.locust_runtime import CONFIG_FILE, ENV_CONFIG, ENV_PROCESS, RuntimeConfig, read_clock
+from hpabench.scenarios.drive.locust_runtime import (
+    CONFIG_FILE,
+    ENV_CONFIG,
+    ENV_PROCESS,
+    RuntimeConfig,
+    read_clock,
+    report_args,
+)
 
 ARTEFACT_PORT = 8089
 LINGER_S = 600.0
@@ -108,6 +115,7 @@ def run(role: str, config_dir: Path, data_dir: Path, locust_args: list[str], por
     command = [sys.executable, "-m", "locust", "--headless", *locust_args]
     if role != "master":
         return subprocess.call(command, cwd=data_dir, env=env, stdin=subprocess.DEVNULL)
+    command += report_args(data_dir)  # Locust's own reports: served with the other artefacts
     state = ArtefactState(data_dir)
     server = ThreadingHTTPServer(("0.0.0.0", port), _handler(state))  # reached only via a port-forward
     thread = threading.Thread(target=server.serve_forever, name="artefacts", daemon=True)
@@ -131,7 +139,7 @@ def run(role: str, config_dir: Path, data_dir: Path, locust_args: list[str], por
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hpabench.scenarios.incluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="hpabench.scenarios.drive.incluster", description=__doc__.split("\n")[0])
     parser.add_argument("role", choices=("master", "worker"))
     parser.add_argument("--config-dir", type=Path, default=Path("/etc/hpabench"))
     parser.add_argument("--data-dir", type=Path, default=Path("/data"))

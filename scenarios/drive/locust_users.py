@@ -1,6 +1,6 @@
 """The Locust adapter: the catalogue's user behaviour and the scenario as a `LoadTestShape`.
 
-Imported only inside Locust processes (through `scenarios/locustfiles/`); the parent process
+Imported only inside Locust processes (through `scenarios/drive/locustfiles/`); the parent process
 never imports this module, so gevent's monkey-patching stays in the Locust processes.
 
 * `ScenarioShape.tick()` only calls the pure `target_at` (via the process runtime): closed-model
@@ -23,9 +23,9 @@ import gevent
 from locust import LoadTestShape, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from hpabench.scenarios.locust_messages import publish_t0
-from hpabench.scenarios.locust_runtime import get_runtime
-from hpabench.scenarios.mix import RoutePicker
+from hpabench.scenarios.drive.locust_messages import publish_t0
+from hpabench.scenarios.drive.locust_runtime import get_runtime
+from hpabench.scenarios.drive.mix import RoutePicker
 
 IDLE_SLEEP_S = (0.25, 0.5)
 ARRIVAL_WAIT_S = 1.0

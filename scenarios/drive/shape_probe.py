@@ -1,6 +1,6 @@
 """Inside a throwaway subprocess: find a user's LoadTestShape and tabulate its plan.
 
-    python -m hpabench.scenarios.shape_probe --locustfile F --max-duration-s S --out plan.json
+    python -m hpabench.scenarios.drive.shape_probe --locustfile F --max-duration-s S --out plan.json
 
 Imports the locustfile the way Locust does (so gevent's monkey-patching stays in this process),
 takes the LoadTestShape subclass it defines (not hpabench's own), and calls its `tick()` with a

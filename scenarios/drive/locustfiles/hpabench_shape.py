@@ -4,6 +4,6 @@ Locust uses the first shape it finds, so a user's own LoadTestShape wins; withou
 shape drives the user's User classes through the scenario's planned user counts.
 """
 
-from hpabench.scenarios.locust_users import ScenarioShape
+from hpabench.scenarios.drive.locust_users import ScenarioShape
 
 __all__ = ["ScenarioShape"]

@@ -7,6 +7,8 @@
 2. starts Locust: `workers=0` → one standalone process; `workers=N` → a master and N workers,
    all bound to 127.0.0.1. Each runs in its own session (process group) with cwd = `data_dir`
    (so no stray `locust.conf`) and `LOCUST_*` variables removed; output → `data/locust.<p>.log`;
+   the standalone/master also keeps Locust's own reports in data/ (`--csv`, `--html`: the
+   `LOCUST_*` names of hpabench.contract), written as it stops;
 3. supervises: t0 comes from the clock file the scenario shape writes at its first tick; the run
    is bounded by startup (`STARTUP_TIMEOUT_S`) + planned duration + `GRACE_S`, then stopped;
    `load_stage` events at stage boundaries; a progress line each second;
@@ -42,8 +44,8 @@ from typing import Any
 from hpabench.errors import LoadDriverError, SpecError, SpecIssue
 from hpabench.lifeline import die_with_parent
 from hpabench.rundir import EventLog
-from hpabench.scenarios import own_shape
-from hpabench.scenarios.locust_runtime import (
+from hpabench.scenarios.drive import own_shape
+from hpabench.scenarios.drive.locust_runtime import (
     CLOCK_FILE,
     CONFIG_FILE,
     ENV_CONFIG,
@@ -51,11 +53,12 @@ from hpabench.scenarios.locust_runtime import (
     ENV_PROCESS_INDEX,
     RuntimeConfig,
     read_clock,
+    report_args,
 )
+from hpabench.scenarios.drive.progress import LiveTail, format_progress, measured_instant_s
+from hpabench.scenarios.drive.results import MergedResults, write_results
+from hpabench.scenarios.drive.safety import check_target
 from hpabench.scenarios.plan import Plan, compile_plan
-from hpabench.scenarios.progress import LiveTail, format_progress, measured_instant_s
-from hpabench.scenarios.results import MergedResults, write_results
-from hpabench.scenarios.safety import check_target
 from hpabench.scenarios.shapes import format_planned_table
 from hpabench.scenarios.spec import Scenario
 from hpabench.signals import fault_point
@@ -266,9 +269,11 @@ class _Session:
             "--loglevel",
             "INFO",
         ]
+        # Locust's own reports, written as the lead process stops (the SIGINT of `stop`).
+        reports = report_args(data_dir)
         self.launched_at = time.time()
         if self.config.workers == 0:
-            self._spawn("main", "standalone", 0, common)
+            self._spawn("main", "standalone", 0, [*common, *reports])
             return
         port = _free_port()
         master_args = [
@@ -282,7 +287,7 @@ class _Session:
             "--expect-workers-max-wait",
             str(int(STARTUP_TIMEOUT_S)),
         ]
-        self._spawn("master", "master", 0, [*common, *master_args])
+        self._spawn("master", "master", 0, [*common, *master_args, *reports])
         for index in range(self.config.workers):
             worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
             self._spawn(f"worker-{index + 1}", "worker", index, [*common, *worker_args])

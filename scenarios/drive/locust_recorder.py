@@ -34,9 +34,9 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from hpabench.scenarios import locust_messages
-from hpabench.scenarios.locust_runtime import ProcessRuntime, get_runtime, write_clock
-from hpabench.scenarios.recording import JsonlWriter, SecondRecorder
+from hpabench.scenarios.drive import locust_messages
+from hpabench.scenarios.drive.locust_runtime import ProcessRuntime, get_runtime, write_clock
+from hpabench.scenarios.drive.recording import JsonlWriter, SecondRecorder
 
 log = logging.getLogger("hpabench.recorder")
 
