@@ -35,7 +35,7 @@ from hpabench.deploy.local.delay_relay import RelayControl
 from hpabench.deploy.render import render
 from hpabench.pipeline import RunOptions, run_benchmark
 from hpabench.rundir import RunDir, read_events
-from hpabench.scenarios.driver import run_load
+from hpabench.scenarios.drive.driver import run_load
 
 from .test_local_support import processes_using, wait_until
 

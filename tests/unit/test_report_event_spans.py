@@ -14,7 +14,7 @@ from hpabench.analysis.report.run_page import render_run_report
 from hpabench.analysis.report.timeline_figure import SPAN_SHAPE_PREFIX, timeline_figure
 from hpabench.analysis.rundata import load_run
 from hpabench.analysis.summary import build_summary
-from tests.synthetic_run import make_synthetic_run
+from tests.support.synthetic_run import make_synthetic_run
 from tests.unit.report_html import figures
 
 

@@ -222,7 +222,8 @@ def test_missing_data_renders_no_data_instead_of_crashing(tmp_path: Path) -> Non
 
 def test_analysis_notes_are_not_called_missing_data(tmp_path: Path) -> None:
     path = make_synthetic_run(tmp_path / "r", duration_s=60, seed=1)
-    (path / "data" / "hpa.parquet").unlink()
+    for name in ("hpa.parquet", "hpa.jsonl"):
+        (path / "data" / name).unlink(missing_ok=True)
     run = load_run(path)
     relay = "web→postgres: delay 5 ms applied by the userspace delay relay, not netem"
     html = render_run_report(run, summary_for(run.run_id, notes=[*run.notes, relay]))
