@@ -4,7 +4,7 @@ Two small interfaces a target implements to support events (both optional: a tar
 them refuses every event before the run starts):
 
 * `Target.admit_events(events, objects) -> list[SpecIssue]` — which events this target cannot
-  perform on these objects (e.g. `add-latency` without network emulation). Called by the
+  perform on these objects (e.g. `add-latency` on the k8s target). Called by the
   pipeline's `resolve_inputs`, before the run directory exists (exit 2).
 * `Deployed.perform_event(event, emit) -> dict` — perform one event now and return its result
   (JSON-able; e.g. a rollout's duration and the pod counts it went through). It blocks until

@@ -146,7 +146,11 @@ class _LinkEvent(BaseEvent):
 
 
 class AddLatency(_LinkEvent):
-    """Add `delay_ms` (± `jitter_ms`) one-way delay on the link between two tiers (netem)."""
+    """Add `delay_ms` (± `jitter_ms`) one-way delay, each direction, on the link between two tiers.
+
+    The local target applies it through the tier link's delay relay (on top of a variant's own
+    delay; see deploy/local/tierlinks.py); the k8s target refuses it before the run.
+    """
 
     kind: Literal["add-latency"]
     delay_ms: Annotated[float, Field(gt=0, le=10_000)]
