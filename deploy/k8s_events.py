@@ -15,7 +15,8 @@ The k8s target (`deploy/k8s/target.py`) calls `admit` from its `admit_events` an
   generation and updated = available = desired replicas with no old replica left
   (`status.replicas == status.updatedReplicas`), failed on `ProgressDeadlineExceeded` or after
   `timeout_s`.
-* `kill-pod` — ready pods of the web Deployment deleted with `gracePeriodSeconds: 0`.
+* `kill-pod` — ready pods of the web Deployment deleted with `gracePeriodSeconds: 0`; waits until
+  the Deployment has its ready pods back (or as many as it now asks for), like the local target.
 * `restart-db` / `restart-cache` — the pod of the `postgres` StatefulSet / `redis` Deployment is
   deleted (its controller recreates it); waits until a ready pod is back.
 * `scale-to` — the web Deployment's `scale` subresource (merge patch of `spec.replicas`).
@@ -227,7 +228,17 @@ def perform(
         for name in victims:
             emit("fault", message=f"kill-pod: {name} deleted with grace 0", pod=name, event="kill-pod")
             api.delete_pod(namespace, name, 0)
-        return {"killed": victims, "ready_before": len(pods)}
+
+        def restored() -> bool:
+            # Back to the ready pods it had (terminating ones do not count: pods_of skips them), or
+            # to what the Deployment asks for now if the HPA scaled it down meanwhile.
+            wanted = min(
+                len(pods), int((owned(api, namespace, "Deployment", WEB).get("spec") or {}).get("replicas", 1))
+            )
+            return sum(_ready(p) for p in pods_of(api, namespace, web)) >= wanted
+
+        ready_s = _wait(restored, RESTORE_TIMEOUT_S, "web ready pods back after kill-pod", sleep)
+        return {"killed": victims, "ready_before": len(pods), "ready_after_s": round(ready_s, 3)}
     if event.kind_name in RESTART_WORKLOADS:
         kind, workload_name = RESTART_WORKLOADS[event.kind_name]
         workload = owned(api, namespace, kind, workload_name)

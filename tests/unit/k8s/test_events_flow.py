@@ -60,17 +60,14 @@ def _method(request: Any) -> str:
     return str(getattr(request.method, "value", request.method))
 
 
-async def play_rollouts(emulator: Emulator, namespace: str, stop: asyncio.Event) -> None:
-    """The deployment controller's part of a rollout of web: a changed pod template bumps
+async def play_rollouts(emulator: Emulator, namespace: str, stop: asyncio.Event, seen: Any) -> None:
+    """The deployment controller's part of a rollout of web: a template changed from `seen` bumps
     `metadata.generation` (the API server's job), then the status reports it rolled out."""
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/web"
-    seen: Any = None
     while not stop.is_set():
         web = await call(emulator, "GET", path)
         template = (web.get("spec") or {}).get("template")
-        if seen is None:
-            seen = template
-        elif template != seen:
+        if template != seen:
             seen = template
             generation = int(web["metadata"].get("generation") or 1) + 1
             await call(emulator, "PATCH", path, {"metadata": {"generation": generation}})
@@ -84,8 +81,11 @@ async def play_rollouts(emulator: Emulator, namespace: str, stop: asyncio.Event)
 
 @contextlib.asynccontextmanager
 async def rollouts_played(emulator: Emulator, namespace: str) -> AsyncIterator[None]:
+    # The template before any event: read here, before the caller starts the events (a first read
+    # inside the task could come after the first patch, and that rollout would never be played).
+    web = await call(emulator, "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
     stop = asyncio.Event()
-    task = asyncio.create_task(play_rollouts(emulator, namespace, stop))
+    task = asyncio.create_task(play_rollouts(emulator, namespace, stop, (web.get("spec") or {}).get("template")))
     try:
         yield
     finally:
@@ -166,6 +166,7 @@ async def test_every_event_is_performed_in_the_run_namespace_and_recorded(cluste
     finished = {r["name"]: r["result"] for r in results if r["state"] == "finished"}
     assert finished["rollout-1"]["complete"] and finished["rollout-1"]["via"] == "api"
     assert finished["kill-pod-4"]["killed"][0].startswith("web-")
+    assert finished["kill-pod-4"]["ready_after_s"] >= 0.0  # waited for the replacement (the test plays the ReplicaSet)
     assert finished["restart-db-5"]["pod"] == "postgres-0" and finished["restart-cache-6"]["pod"] == "redis-0"
     assert finished["scale-to-7"]["to"] == 3
 

@@ -45,7 +45,8 @@ async def test_a_whole_run_stays_within_the_declared_and_shipped_permissions(clu
             deployed = await asyncio.to_thread(target.start, objects, run, lambda m: None)
             try:
                 results = await perform_every_event(cluster, deployed, run)  # every scenario event, too
-                assert {r["state"] for r in results} == {"started", "finished"}
+                failed = [r for r in results if r["state"] == "failed"]
+                assert {r["state"] for r in results} == {"started", "finished"}, failed
             finally:
                 await asyncio.to_thread(deployed.stop)
         finally:
