@@ -55,3 +55,28 @@ def test_readme_study_example_loads(tmp_path: Path) -> None:
     spec, _ = load_study(path)
     assert spec.variant_entries()[0].name == "baseline"
     assert len(plan_runs(spec)) == 4 * 3
+
+
+def _console_commands() -> list[str]:
+    """Every `$ hpabench …` line of the README's console blocks (continuations joined, comments cut)."""
+    commands = []
+    for block in re.findall(r"```console\n(.*?)```", README.read_text(), re.S):
+        for command in re.split(r"\n(?=\$ )", block.replace("\\\n", " ")):
+            line = command.split("\n")[0]
+            if line.startswith("$ hpabench "):
+                commands.append(re.sub(r"\s+#.*$", "", line[len("$ hpabench ") :]).strip())
+    return commands
+
+
+def test_every_hpabench_command_in_the_readme_parses() -> None:
+    import shlex
+
+    from hpabench.cli import build_parser
+
+    commands = _console_commands()
+    assert len(commands) >= 10, commands
+    for command in commands:
+        try:
+            build_parser().parse_args(shlex.split(command))
+        except SystemExit as exc:  # argparse's way of saying "bad command line"
+            raise AssertionError(f"README command does not parse: hpabench {command}") from exc
