@@ -109,7 +109,7 @@ def tier_link_notes(links: Any) -> list[str]:
     for link in links if isinstance(links, list) else []:
         if not isinstance(link, dict) or link.get("mechanism") in (None, "none"):
             continue
-        what = f"web→{link.get('service')}"
+        what = "client→web" if link.get("tier") == "client_web" else f"web→{link.get('service')}"
         delay, jitter = link.get("delay_ms") or 0, link.get("jitter_ms") or 0
         applied = f"{delay:g} ms one-way delay" + (f" (±{jitter:g} ms jitter)" if jitter else "") if delay else ""
         if link.get("mechanism") == "userspace-relay":

@@ -36,6 +36,7 @@ from hpabench.deploy.local.deployment import LocalDeployment
 from hpabench.deploy.local.endpoints import EndpointsController
 from hpabench.deploy.local.env import ServiceLink
 from hpabench.deploy.local.exporter import Exporter, WorkloadState
+from hpabench.deploy.local.netem import CLIENT_SERVICE
 from hpabench.deploy.local.podlog import PodLog
 from hpabench.deploy.local.pods import Pod, PodInfo, PodTimings
 from hpabench.deploy.local.ports import PortAllocator
@@ -142,14 +143,21 @@ class LocalCluster:
         return cluster
 
     def service_url(self, name: str = "web") -> str:
-        """`http://127.0.0.1:PORT` of a Service (HAProxy's frontend for load-balanced ones)."""
+        """`http://127.0.0.1:PORT` of a Service as a client sees it: HAProxy's frontend for
+        load-balanced ones, or the client→web delay relay in front of it when the variant impairs
+        `client_web` (what the driver and the warm-up use; HAProxy's health checks stay direct)."""
         if name not in self._service_ports:
             raise KeyError(f"no Service {name!r} (have: {', '.join(sorted(self._service_ports))})")
-        return f"http://127.0.0.1:{self._service_ports[name][0]}"
+        return f"http://127.0.0.1:{self._client_ports().get(name, self._service_ports[name][0])}"
 
     def service_urls(self) -> dict[str, str]:
-        """Every Service's local URL by name."""
-        return {name: f"http://127.0.0.1:{ports[0]}" for name, ports in sorted(self._service_ports.items())}
+        """Every Service's local URL by name (as `service_url`: through the client→web relay if any)."""
+        return {name: self.service_url(name) for name in sorted(self._service_ports)}
+
+    def _client_ports(self) -> dict[str, int]:
+        impaired = getattr(self, "_impaired", None)
+        port = impaired.client_port() if impaired is not None else None
+        return {CLIENT_SERVICE: port} if port is not None else {}
 
     @property
     def server_pids(self) -> list[int]:
@@ -339,7 +347,8 @@ class LocalCluster:
         for entry in described:
             self.run.events.emit("tier_link", **entry)
             relay = f" (delay relay on :{entry['delay_relay_port']})" if entry["delay_relay"] else ""
-            self._info(f"    tier link web→{entry['service']}: {entry['mechanism']}{relay}")
+            what = "client→web" if entry["service"] == CLIENT_SERVICE else f"web→{entry['service']}"
+            self._info(f"    tier link {what}: {entry['mechanism']}{relay}")
 
     @property
     def tier_links(self) -> Any:

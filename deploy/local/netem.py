@@ -12,9 +12,12 @@ for `tierlinks.ImpairedTiers.start`, how each impaired tier link is applied:
 
 `sch_netem` is probed once per process (a `netem delay 1ms` qdisc on the loopback of a throwaway
 namespace, `netns.qdisc_problem`; the answer is cached), as is any other qdisc tried. Refusals
-name the variant field (`networking.netem.web_db.loss_pct`) and the reason. Only web→db and
-web→cache can be routed (`SUPPORTED_SERVICES`); client→web is refused for now (the load
-generator would have to run inside the namespace). Tiers that scenario events will delay
+name the variant field (`networking.netem.web_db.loss_pct`) and the reason. web→db and
+web→cache are routed (`SUPPORTED_SERVICES`), and client→web (`CLIENT_SERVICE`, the web Service):
+its delay/jitter always goes through a delay relay on 127.0.0.1 in front of HAProxy's web
+frontend, netem or not (mechanism `userspace-relay`, reason `CLIENT_RELAY_REASON`); its loss and
+rate are refused (the load generator runs on the host, outside any namespace the suite makes, so
+no qdisc can sit on its path, and the relay only delays). Tiers that scenario events will delay
 (`add-latency`) get a delay relay at 0 ms too (events always act through the relay, netem or not).
 The qdisc is tried in a namespace of the suite's own, never on the machine's interfaces.
 """
@@ -35,6 +38,8 @@ from hpabench.errors import SpecIssue
 SOURCE = "rendered manifests"
 # The tiers whose traffic the local target can route through a namespace today.
 SUPPORTED_SERVICES: frozenset[str] = frozenset({"postgres", "redis"})  # see tierlinks.py
+CLIENT_SERVICE = "web"  # client→web: the delay relay in front of HAProxy's web frontend
+CLIENT_RELAY_REASON = "client→web is always delayed by the relay (the load generator runs outside the namespaces)"
 TIER_OF_SERVICE = {service: tier for tier, service in TIER_SERVICES.items()}  # postgres → web_db
 NETEM = "netem"
 USERSPACE_RELAY = "userspace-relay"
@@ -148,6 +153,12 @@ def plan_links(
         args = impairment.qdisc_args()
         if not args:
             continue  # all zero: nothing to impair
+        if impairment.service == CLIENT_SERVICE:
+            plan, problems = _plan_client(impairment)
+            issues += [SpecIssue(SOURCE, where, problem) for problem in problems]
+            if plan is not None:
+                plans[impairment.service] = plan
+            continue
         if impairment.service not in SUPPORTED_SERVICES:
             issues.append(
                 SpecIssue(
@@ -169,6 +180,39 @@ def plan_links(
         elif plan.relay_delay_ms is None:
             plans[service] = LinkPlan(service, plan.mechanism, plan.qdisc, 0.0, 0.0, plan.reason, plan.impairment)
     return plans, issues
+
+
+def _plan_client(impairment: Impairment) -> tuple[LinkPlan | None, list[str]]:
+    """client→web: delay/jitter through the delay relay (root, netem or neither); loss and rate refused."""
+    field = f"networking.netem.{TIER_OF_SERVICE[CLIENT_SERVICE]}"
+    outside = (
+        "the load generator runs on this host, outside any network namespace the suite makes, so no "
+        "qdisc can sit on the client→web path (the suite never puts one on the machine's interfaces)"
+    )
+    problems = []
+    if impairment.loss_pct > 0:
+        problems.append(
+            f"{field}.loss_pct: packet loss cannot be emulated on the client→web link: {outside}, and the "
+            "userspace delay relay that applies its delay only delays; drop loss_pct"
+        )
+    if impairment.rate_mbit is not None:
+        problems.append(
+            f"{field}.rate_mbit: a bandwidth limit cannot be applied on the client→web link: {outside}; drop rate_mbit"
+        )
+    if problems:
+        return None, problems
+    return (
+        LinkPlan(
+            impairment.service,
+            USERSPACE_RELAY,
+            (),
+            impairment.delay_ms,
+            impairment.jitter_ms,
+            CLIENT_RELAY_REASON,
+            impairment,
+        ),
+        [],
+    )
 
 
 def _plan_one(impairment: Impairment, args: list[str], root: bool, probe: Probe) -> tuple[LinkPlan | None, list[str]]:

@@ -17,7 +17,14 @@ direction, the same one-way semantics:
   web pod ──► 127.0.0.1:P0 (delay relay) ──► 127.0.0.1:server          (delay/jitter only)
   web pod ──► 127.0.0.1:P0 (delay relay) ──► ns_ip:P1 ──► … ──► server  (with a tbf rate limit)
 
-A delay/jitter-only fallback needs no namespace and no root. Tiers that scenario events will
+A delay/jitter-only fallback needs no namespace and no root. The client→web link (the web
+Service's `client_web` impairment) is always a delay relay, netem or not (`netem.plan_links`):
+
+  load generator ──► 127.0.0.1:P0 (delay relay) ──► 127.0.0.1:web (HAProxy's frontend) ──► pods
+
+The pods' env is left alone there; `client_port()` is what the cluster's `service_url("web")`
+gives the driver (and the warm-up), so every client request and response crosses the relay,
+while HAProxy's health checks and the pods' probes stay direct. Tiers that scenario events will
 delay get a delay relay too (at 0 ms, or the variant's delay when the relay applies it); events
 change it through its control socket (`RUN/tierlinks/<service>-delay.sock`). The Service's link
 (`<SVC>_SERVICE_HOST/PORT` in the pods' env) points at the first hop. `describe()` is what the run
@@ -41,7 +48,7 @@ from typing import Any
 from hpabench.deploy.local import netns
 from hpabench.deploy.local.delay_relay import RelayControl
 from hpabench.deploy.local.env import ServiceLink
-from hpabench.deploy.local.netem import LinkPlan, plan_links
+from hpabench.deploy.local.netem import CLIENT_SERVICE, LinkPlan, plan_links
 from hpabench.deploy.local.procs import launch, log_tail, stop_process
 from hpabench.errors import TargetError
 
@@ -205,6 +212,12 @@ class ImpairedTiers:
                 if plan is None:
                     result.append(link)
                     continue
+                if link.name == CLIENT_SERVICE:  # in front of HAProxy's frontend; the pods' env unchanged
+                    port = allocate_port()
+                    upstream = f"127.0.0.1:{link.port}"
+                    tiers.delay_relays[link.name] = DelayRelay.create(link.name, upstream, port, folder, plan)
+                    result.append(link)
+                    continue
                 if link.name not in ROUTABLE_SERVICES:
                     raise TargetError(f"Service {link.name!r} cannot be routed through a tier link")
                 upstream = f"127.0.0.1:{link.port}"
@@ -251,6 +264,11 @@ class ImpairedTiers:
     def delay_relay(self, service: str) -> DelayRelay | None:
         """The delay relay in front of `service`, if this run has one."""
         return self.delay_relays.get(service)
+
+    def client_port(self) -> int | None:
+        """The client→web delay relay's port on 127.0.0.1 (None: the client→web link is not impaired)."""
+        relay = self.delay_relays.get(CLIENT_SERVICE)
+        return relay.port if relay is not None else None
 
     def describe(self) -> list[dict[str, Any]]:
         """One entry per routed link (`LinkPlan.manifest_entry`, plus the relay's port)."""

@@ -167,11 +167,13 @@ def test_tier_link_notes_say_how_each_link_was_impaired() -> None:
         },
         {"service": "redis", "mechanism": "netem", "qdisc": ["netem", "delay", "2ms"], "delay_ms": 2.0},
         {"service": "redis", "mechanism": "none", "delay_relay": True},  # a relay for events only
+        {"service": "web", "tier": "client_web", "mechanism": "userspace-relay", "delay_ms": 20.0, "reason": "why"},
         "junk",
     ]
     assert tier_link_notes(links) == [
         "web→postgres: 5 ms one-way delay (±1 ms jitter) applied by the userspace delay relay, not netem; "
         "kernel has no sch_netem",
         "web→redis: impairment applied with netem (netem delay 2ms)",
+        "client→web: 20 ms one-way delay applied by the userspace delay relay, not netem; why",
     ]
     assert tier_link_notes(None) == []

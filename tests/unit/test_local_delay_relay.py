@@ -345,3 +345,30 @@ def test_latency_event_actions_set_and_restore_the_links_relay(relay: Relay) -> 
     cache = AddLatency(at_s=0, kind="add-latency", between=["web", "redis"], delay_ms=3)
     with pytest.raises(TargetError, match="no delay relay on the web→redis link"):
         local_events.perform(cluster, cache, emit)  # type: ignore[arg-type]
+
+
+def test_the_client_web_link_is_a_relay_in_front_of_the_web_frontend(echo: EchoServer, tmp_path: Path) -> None:
+    from hpabench.deploy.local.env import ServiceLink
+    from hpabench.deploy.local.tierlinks import ImpairedTiers
+    from hpabench.deploy.render import render
+    from hpabench.deploy.variant import resolve_variant
+
+    objects = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 10}"]))
+    links = [ServiceLink("web", echo.port, {"http": echo.port}), ServiceLink("postgres", 1, {})]
+    tiers, routed = ImpairedTiers.start(objects, links, tmp_path / "tierlinks", free_port)
+    try:
+        assert routed == links  # the pods' env keeps the Service's own port
+        port = tiers.client_port()
+        assert port is not None and port != echo.port
+        assert min(round_trips_ms(port, 5)) >= 19.0  # 10 ms each way through the relay
+        (entry,) = tiers.describe()
+        assert entry["tier"] == "client_web" and entry["mechanism"] == "userspace-relay"
+        assert entry["delay_relay_port"] == port and entry["qdisc"] is None
+        ((pid, label),) = tiers.processes()
+        assert label == "delay-relay-web"
+    finally:
+        tiers.stop()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert tiers.client_port() is None
+    unimpaired, same = ImpairedTiers.start(render(), links, tmp_path / "plain", free_port)
+    assert same == links and unimpaired.client_port() is None

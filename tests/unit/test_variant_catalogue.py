@@ -183,9 +183,6 @@ def test_netem_admission_falls_back_to_the_delay_relay_and_refuses_what_it_canno
     assert len(unrated) == 1 and "rate_mbit: a bandwidth limit needs root" in unrated[0].message
     no_tbf = netem_admission(rated, root=True, probe=lambda args: "Specified qdisc kind is unknown.")
     assert len(no_tbf) == 1 and "sch_tbf" in no_tbf[0].message
-    client = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 3}"]))
-    unrouted = netem_admission(client, root=True, probe=lambda args: None)
-    assert len(unrouted) == 1 and "Service/web" in unrouted[0].path and "cannot yet route" in unrouted[0].message
     # links events will delay get a relay at 0 ms; a netem link keeps its qdisc and gets one in front
     events_only = plan_links(render(), event_services=["postgres"], root=False)[0]
     assert events_only["postgres"].mechanism == "none" and events_only["postgres"].relay_delay_ms == 0.0
@@ -193,6 +190,35 @@ def test_netem_admission_falls_back_to_the_delay_relay_and_refuses_what_it_canno
     assert both.mechanism == "netem" and both.qdisc[0] == "netem" and both.relay_delay_ms == 0.0
     entry = both.manifest_entry()
     assert entry["tier"] == "web_cache" and entry["delay_relay"] and entry["delay_ms"] == 2.0
+
+
+def test_client_web_delay_goes_through_the_relay_and_its_loss_and_rate_are_refused() -> None:
+    client = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 3, jitter_ms: 1}"]))
+    no_netem = lambda args: "Specified qdisc kind is unknown." if args[0] == "netem" else None  # noqa: E731
+    # delay/jitter: the delay relay in front of HAProxy's web frontend, with netem, without, or not root
+    for root, probe in ((True, lambda args: None), (True, no_netem), (False, None)):
+        assert netem_admission(client, root=root, probe=probe) == []
+        plan = plan_links(client, root=root, probe=probe)[0]["web"]
+        assert plan.mechanism == "userspace-relay" and plan.qdisc == () and plan.relay_delay_ms == 3.0
+        assert plan.relay_jitter_ms == 1.0 and "client→web" in plan.reason
+        entry = plan.manifest_entry()
+        assert entry["tier"] == "client_web" and entry["delay_relay"] and entry["delay_ms"] == 3.0
+    # loss and rate: refused, naming the field and the reason, even as root with netem
+    for knob, field in (("loss_pct: 1", "loss_pct"), ("rate_mbit: 100", "rate_mbit")):
+        objects = render(resolve_variant(None, [f"networking.netem.client_web={{delay_ms: 3, {knob}}}"]))
+        for root in (True, False):
+            issues = netem_admission(objects, root=root, probe=lambda args: None)
+            assert len(issues) == 1 and "Service/web" in issues[0].path, issues
+            assert f"networking.netem.client_web.{field}" in issues[0].message
+            assert "outside any network namespace" in issues[0].message
+    both = render(resolve_variant(None, ["networking.netem.client_web={delay_ms: 3, loss_pct: 1, rate_mbit: 5}"]))
+    assert len(netem_admission(both, root=True, probe=lambda args: None)) == 2
+    # alongside a web→db link: each planned on its own
+    mixed = render(
+        resolve_variant(None, ["networking.netem.client_web={delay_ms: 3}", "networking.netem.web_db={delay_ms: 5}"])
+    )
+    plans = plan_links(mixed, root=False)[0]
+    assert sorted(plans) == ["postgres", "web"] and plans["postgres"].relay_delay_ms == 5.0
 
 
 def test_db_latency_renders_and_is_admitted_by_the_local_target_without_netem(monkeypatch: pytest.MonkeyPatch) -> None:
