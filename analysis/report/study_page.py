@@ -200,7 +200,8 @@ def render_study_report(header: dict[str, Any], records: Sequence[dict[str, Any]
     modes = {
         name: ((v.get("hpa") or {}).get("scale_point") or "raw")
         for name, v in (header.get("variants") or {}).items()
-        if (v.get("web") or {}).get("resources")
+        # only variants that change the CPU request move the scale point (a limit does not)
+        if (((v.get("web") or {}).get("resources") or {}).get("requests") or {}).get("cpu")
     }
     for scenario in spec["scenarios"]:
         ranked = {

@@ -53,6 +53,7 @@ def study(description: str = "", reason: str = "") -> tuple[dict[str, Any], list
     variants = {
         "baseline": {},
         "fast": {"web": {"resources": {"requests": {"cpu": "400m"}}}, "hpa": {"scale_point": "iso"}},
+        "same": {"web": {"resources": {"limits": {"cpu": "250m"}, "requests": None}}},  # a limit only
     }
     header = {
         "spec": spec,
@@ -74,6 +75,7 @@ def test_ranking_marks_and_recommendation() -> None:
     assert "n.s." in ranking and ("**" in ranking or "*" in ranking)
     assert "min. detectable" in html and "Pareto" in html and "<svg" in html
     assert "fast: iso" in text  # the scale-point mode is stated
+    assert "same: raw" not in text  # a CPU limit does not move the scale point
     assert text.count("spike/") == 0 and "run-8" in html  # runs listed in order, linked by run id
     assert "3.8 s" in text  # the measured HPA phase
 
