@@ -444,6 +444,36 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def command(
+    listen: str,
+    upstream: str,
+    delay_ms: float,
+    jitter_ms: float,
+    control: Path,
+    parent_pid: int,
+    seed: int | None = None,
+) -> list[str]:
+    """The argv that runs a relay with these settings (what `parse_args` reads; pure)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "hpabench.deploy.local.delay_relay",
+        "--listen",
+        listen,
+        "--upstream",
+        upstream,
+        "--delay-ms",
+        f"{delay_ms:g}",
+        "--jitter-ms",
+        f"{jitter_ms:g}",
+        "--control",
+        str(control),
+        "--parent-pid",
+        str(parent_pid),
+    ]
+    return argv + (["--seed", str(seed)] if seed is not None else [])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="hpabench delay relay (added latency between tiers without netem)")
     parser.add_argument("--listen", required=True, help="host:port to accept connections on")

@@ -38,14 +38,13 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hpabench.deploy.local import netns
+from hpabench.deploy.local import delay_relay, netns
 from hpabench.deploy.local.delay_relay import RelayControl
 from hpabench.deploy.local.env import ServiceLink
 from hpabench.deploy.local.netem import CLIENT_SERVICE, LinkPlan, plan_links
@@ -128,23 +127,9 @@ class DelayRelay:
 
     def start(self) -> None:
         """Launch the relay process (its current delay); `ready()` says when it answers."""
-        argv = [
-            sys.executable,
-            "-m",
-            "hpabench.deploy.local.delay_relay",
-            "--listen",
-            f"127.0.0.1:{self.port}",
-            "--upstream",
-            self.upstream,
-            "--delay-ms",
-            f"{self.delay_ms:g}",
-            "--jitter-ms",
-            f"{self.jitter_ms:g}",
-            "--control",
-            str(self.control.path),
-            "--parent-pid",
-            str(os.getpid()),
-        ]
+        argv = delay_relay.command(
+            f"127.0.0.1:{self.port}", self.upstream, self.delay_ms, self.jitter_ms, self.control.path, os.getpid()
+        )
         env = {key: os.environ[key] for key in ("PATH", "PYTHONPATH", "LANG") if key in os.environ}
         self.proc = launch(argv, env, self.log)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hpabench.deploy.local.delay_relay import DelaySettings, RelayControl, split_address, unix_path
+from hpabench.deploy.local.delay_relay import DelaySettings, RelayControl, command, split_address, unix_path
 
 BYE = b"<bye>"  # what the echo server sends after the client's FIN, before closing
 
@@ -89,25 +89,15 @@ class Relay:
         self.port = free_port()
         self.control_path = folder / "relay.sock"
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hpabench.deploy.local.delay_relay",
-                "--listen",
+            command(
                 f"127.0.0.1:{self.port}",
-                "--upstream",
                 f"127.0.0.1:{upstream}",
-                "--delay-ms",
-                str(delay_ms),
-                "--jitter-ms",
-                str(jitter_ms),
-                "--control",
-                str(self.control_path),
-                "--parent-pid",
-                str(os.getpid()),
-                "--seed",
-                "7",
-            ],
+                delay_ms,
+                jitter_ms,
+                self.control_path,
+                os.getpid(),
+                seed=7,
+            ),
             stdout=subprocess.PIPE,
         )
         assert self.proc.stdout is not None
