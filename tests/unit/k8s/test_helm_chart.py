@@ -41,7 +41,7 @@ def helm() -> str:
     if found.exists():
         return str(found)
     on_path = shutil.which("helm")
-    assert on_path, "helm v4 is missing: run `make setup` (scripts/install-k8s-tools.sh installs it into .tools/bin)"
+    assert on_path, "helm v4 is missing: run `make tools` (scripts/install-k8s-tools.sh installs it into .tools/bin)"
     return on_path
 
 

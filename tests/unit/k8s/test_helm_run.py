@@ -167,6 +167,7 @@ print("fake helm: nothing applied")
 def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A `helm` first on PATH that logs each call into the returned file (see FAKE_HELM); its
     `upgrade` returns once `<log>.done.<call index>` exists (`play_helm` creates it)."""
+    real = real_helm()  # before PATH changes: afterwards `which helm` would find the fake itself
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
     script = bin_dir / "helm"
@@ -175,7 +176,7 @@ def fake_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "helm-calls.jsonl"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_HELM_LOG", str(log))
-    monkeypatch.setenv("FAKE_HELM_REAL", real_helm())
+    monkeypatch.setenv("FAKE_HELM_REAL", real)
     return log
 
 
